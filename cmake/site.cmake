@@ -1,0 +1,11 @@
+# Assemble the static site in DST from SRC: the page (web/) and the models with their labels.
+file(GLOB page "${SRC}/web/*")
+if(page)
+  file(COPY ${page} DESTINATION "${DST}")
+endif()
+foreach(m shapes imagenet)
+  file(GLOB files "${SRC}/models/${m}/*.safetensors" "${SRC}/models/${m}/labels.txt")
+  if(files)
+    file(COPY ${files} DESTINATION "${DST}/models/${m}")
+  endif()
+endforeach()

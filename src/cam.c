@@ -1,0 +1,181 @@
+/* cam.c: backward through the ResNet-18 graph down to a target layer, then Grad-CAM (see cam.h).
+ *
+ * Walking back from the logits (shapes for a 224×224 input):
+ *   dlogits [N] → fc → dfeat [512] → avg pool → d layer4.1 [7][7][512]
+ *   each BasicBlock, from layer4.1 down to the target:
+ *     gsum = relu'(out) ⊙ gout                      (the ReLU after the residual add)
+ *     gh1  = relu'(h1) ⊙ conv2ᵀ(gsum)
+ *     gin  = conv1ᵀ(gh1) + (downsample ? downᵀ(gsum) : gsum)
+ *   → d maxpool [56][56][64] → maxpool routing → d relu [112][112][64] → relu' → d stem (post-BN)
+ *   → conv1 target: d raw conv = d stem ⊙ bn_scale;  input: conv1ᵀ → d x [224][224][3]
+ * Only data gradients; the weights' gradients are never formed.
+ */
+#include "cam.h"
+
+#include <float.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backward.h"
+
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+
+/* ---- layer names ----------------------------------------------------------------------------------- */
+
+static const char *const names[GC_LAYER_COUNT] = {"conv1", "relu", "maxpool", "layer1.0", "layer1.1", "layer2.0",
+                                                  "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1"};
+
+int gc_layer_parse(const char *name) {
+  if (!name) return -2;
+  if (!strcmp(name, "input")) return GC_LAYER_INPUT;
+  for (int i = 0; i < GC_LAYER_COUNT; i++)
+    if (!strcmp(name, names[i])) return i;
+  if (!strncmp(name, "layer", 5) && name[5] >= '1' && name[5] <= '4' && name[6] == 0)
+    return GC_LAYER_BLOCK0 + 2 * (name[5] - '1') + 1; /* layerN = its last block, layerN.1 */
+  return -2;
+}
+
+const char *gc_layer_name(int layer) {
+  return layer == GC_LAYER_INPUT ? "input" : (layer >= 0 && layer < GC_LAYER_COUNT ? names[layer] : "?");
+}
+
+/* ---- workspace ------------------------------------------------------------------------------------- */
+
+static size_t numel(const gc_tensor *t) { return (size_t)t->h * t->w * t->c; }
+
+static size_t conv_scratch(const gc_conv *c, const gc_tensor *in, const gc_tensor *out) {
+  return gc_conv2d_backward_data_scratch(out->h, out->w, c->oc, c->kh, c->kw, c->ic, c->stride, c->pad, in->h, in->w);
+}
+
+void gc_grad_free(gc_grad *g) {
+  for (int i = 0; i < 3; i++) free(g->buf[i]);
+  free(g->scratch); free(g->acts);
+  memset(g, 0, sizeof *g);
+}
+
+int gc_grad_reshape(gc_grad *g, const gc_net *net, char *err, size_t errlen) {
+  if (g->h == net->in_h && g->w == net->in_w) return 0;
+  gc_grad_free(g);
+  size_t big = numel(&net->stem), sn = conv_scratch(&net->model->conv1, &net->x, &net->stem);
+  if (numel(&net->x) > big) big = numel(&net->x);
+  for (int b = 0; b < 8; b++) {
+    const gc_block *k = &net->model->blocks[b];
+    const gc_block_acts *a = &net->blk[b];
+    size_t s[3] = {conv_scratch(&k->conv1, &a->in, &a->h1), conv_scratch(&k->conv2, &a->h1, &a->out),
+                   k->down.oc ? conv_scratch(&k->down, &a->in, &a->out) : 0};
+    for (int i = 0; i < 3; i++) if (s[i] > sn) sn = s[i];
+  }
+  for (int i = 0; i < 3; i++) g->buf[i] = malloc(big * sizeof(float));
+  g->acts = malloc(numel(&net->stem) * sizeof(float));
+  g->scratch = sn ? malloc(sn * sizeof(float)) : NULL;
+  g->scratch_n = sn;
+  if (!g->buf[0] || !g->buf[1] || !g->buf[2] || !g->acts || (sn && !g->scratch)) {
+    gc_grad_free(g);
+    return ERR("out of memory for the backward pass (%zu MB)", (4 * big + sn) * sizeof(float) >> 20);
+  }
+  g->h = net->in_h; g->w = net->in_w;
+  return 0;
+}
+
+/* ---- backward through the graph ---------------------------------------------------------------- */
+
+/* dx = convᵀ(dy): the input gradient of conv c, from the gradient of its output. */
+static void conv_t(const gc_conv *c, const float *dy, const gc_tensor *out, float *dx, const gc_tensor *in,
+                   gc_grad *g) {
+  gc_conv2d_backward_data(dy, out->h, out->w, c->oc, c->w, c->kh, c->kw, c->ic, c->stride, c->pad, dx, in->h, in->w,
+                          g->scratch);
+}
+
+int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_tensor *act, gc_tensor *grad,
+                   char *err, size_t errlen) {
+  if (layer < GC_LAYER_INPUT || layer >= GC_LAYER_COUNT) return ERR("unknown target layer %d", layer);
+  if (g->h != net->in_h || g->w != net->in_w) return ERR("backward workspace not shaped for this input");
+  const gc_model *m = net->model;
+  float *cur = g->buf[0], *nxt = g->buf[1], *tmp = g->buf[2];
+
+  /* logits → feat → layer4.1 output */
+  gc_fc_backward(dlogits, m->fc_w, m->num_classes, GC_FEAT, g->dfeat);
+  const gc_tensor *l4 = &net->blk[7].out;
+  gc_avgpool_backward(g->dfeat, l4->h, l4->w, l4->c, cur);
+
+  for (int b = 7; b >= 0; b--) {
+    gc_block_acts *a = &net->blk[b];
+    if (layer == GC_LAYER_BLOCK0 + b) {
+      *act = a->out;
+      *grad = (gc_tensor){a->out.h, a->out.w, a->out.c, cur};
+      return 0;
+    }
+    const gc_block *k = &m->blocks[b];
+    gc_relu_backward(cur, a->out.data, numel(&a->out));        /* cur = gsum          [h][w][C]    */
+    conv_t(&k->conv2, cur, &a->out, tmp, &a->h1, g);            /* tmp = conv2ᵀ(gsum)  [h][w][C]    */
+    gc_relu_backward(tmp, a->h1.data, numel(&a->h1));
+    conv_t(&k->conv1, tmp, &a->h1, nxt, &a->in, g);             /* nxt = conv1ᵀ(gh1)   [hin][win][Cin] */
+    if (k->down.oc) {
+      conv_t(&k->down, cur, &a->out, tmp, &a->in, g);
+      gc_add_inplace(nxt, tmp, numel(&a->in));
+    } else {
+      gc_add_inplace(nxt, cur, numel(&a->in));
+    }
+    float *s = cur; cur = nxt; nxt = s;                         /* cur = d block input */
+  }
+  if (layer == GC_LAYER_MAXPOOL) {
+    *act = net->maxpool;
+    *grad = (gc_tensor){net->maxpool.h, net->maxpool.w, 64, cur};
+    return 0;
+  }
+  const gc_tensor *st = &net->stem;
+  gc_maxpool2d_backward(cur, net->maxpool.h, net->maxpool.w, net->stem_relu.data, st->h, st->w, 64, 3, 2, 1, nxt);
+  if (layer == GC_LAYER_RELU) {
+    *act = net->stem_relu;
+    *grad = (gc_tensor){st->h, st->w, 64, nxt};
+    return 0;
+  }
+  gc_relu_backward(nxt, net->stem_relu.data, numel(st));       /* nxt = d stem (post-BN) */
+  if (layer == GC_LAYER_CONV1) {
+    /* torchvision's conv1 output is before bn1: A = (stem - shift) / scale, dA = d stem * scale. */
+    const float *sc = m->conv1.bn_scale, *sh = m->conv1.bn_shift;
+    size_t px = (size_t)st->h * st->w;
+    for (size_t i = 0; i < px; i++)
+      for (int c = 0; c < 64; c++) {
+        g->acts[i * 64 + c] = (st->data[i * 64 + c] - sh[c]) / sc[c];
+        nxt[i * 64 + c] *= sc[c];
+      }
+    *act = (gc_tensor){st->h, st->w, 64, g->acts};
+    *grad = (gc_tensor){st->h, st->w, 64, nxt};
+    return 0;
+  }
+  conv_t(&m->conv1, nxt, st, cur, &net->x, g);                 /* cur = d x [H][W][3] */
+  *act = net->x;
+  *grad = (gc_tensor){net->x.h, net->x.w, 3, cur};
+  return 0;
+}
+
+/* ---- Grad-CAM -------------------------------------------------------------------------------------- */
+
+void gc_cam_normalize(float *cam, size_t n) {
+  float lo = FLT_MAX, hi = -FLT_MAX;
+  for (size_t i = 0; i < n; i++) if (cam[i] < lo) lo = cam[i];
+  for (size_t i = 0; i < n; i++) { cam[i] -= lo; if (cam[i] > hi) hi = cam[i]; }
+  float d = 1e-7f + hi;
+  for (size_t i = 0; i < n; i++) cam[i] /= d;
+}
+
+void gc_gradcam(const gc_tensor *act, const gc_tensor *grad, float *out) {
+  int c = act->c;
+  size_t px = (size_t)act->h * act->w;
+  double wsum[GC_FEAT]; /* c <= 512 for every layer */
+  float wk[GC_FEAT];
+  /* channel means of the gradient, accumulated in double so the order of summation does not matter */
+  for (int k = 0; k < c; k++) wsum[k] = 0;
+  for (size_t i = 0; i < px; i++)
+    for (int k = 0; k < c; k++) wsum[k] += grad->data[i * c + k];
+  for (int k = 0; k < c; k++) wk[k] = (float)(wsum[k] / (double)px);
+  for (size_t i = 0; i < px; i++) {
+    const float *a = act->data + i * c;
+    float s = 0;
+    for (int k = 0; k < c; k++) s += wk[k] * a[k];
+    out[i] = s > 0 ? s : 0;
+  }
+  gc_cam_normalize(out, px);
+}

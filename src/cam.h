@@ -1,0 +1,49 @@
+/* cam.h: target layers, the gradient of a class score w.r.t. a layer (through the hand-written
+ * backward kernels), and Grad-CAM.
+ *
+ * Layers use torchvision's module names: "conv1" (the raw conv output, before bn1, as a hook on
+ * model.conv1 sees it), "relu", "maxpool", "layer1.0" ... "layer4.1" (BasicBlock outputs), and
+ * "layer1" ... "layer4" as aliases of their last block. "input" is the normalised input image
+ * (gradient to the pixels). The backward pass stops at the target layer: nothing below it runs.
+ */
+#ifndef GC_CAM_H
+#define GC_CAM_H
+
+#include "forward.h"
+
+enum { GC_LAYER_INPUT = -1, GC_LAYER_CONV1 = 0, GC_LAYER_RELU = 1, GC_LAYER_MAXPOOL = 2,
+       GC_LAYER_BLOCK0 = 3, /* layer1.0; layerN.M = GC_LAYER_BLOCK0 + 2*(N-1) + M */
+       GC_LAYER_COUNT = 11 };
+
+/* Parse a layer name (case-sensitive, torchvision spelling). Returns the layer or -2 if unknown. */
+int gc_layer_parse(const char *name);
+/* Canonical name ("layer4.1" for GC_LAYER_BLOCK0 + 7, "input" for GC_LAYER_INPUT). */
+const char *gc_layer_name(int layer);
+
+/* Workspace of the backward pass for one network shape (allocated by gc_grad_reshape). */
+typedef struct gc_grad {
+  int h, w;                      /* input shape it is sized for                          */
+  float *buf[3];                 /* ping-pong gradients + shortcut, each of the largest activation */
+  float *scratch; size_t scratch_n; /* conv-backward scratch                              */
+  float *acts;                   /* conv1 target: the pre-BN activation, recovered       */
+  float dfeat[GC_FEAT];
+} gc_grad;
+
+int gc_grad_reshape(gc_grad *g, const gc_net *net, char *err, size_t errlen);
+void gc_grad_free(gc_grad *g);
+
+/* Backward from dlogits [num_classes] (e.g. one-hot for a class score) to `layer`, after
+ * gc_net_forward. On return *act and *grad describe the layer's activation A and dScore/dA, both
+ * [h][w][c] (pointers into net/g, valid until the next call). Returns 0 or -1 with err. */
+int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_tensor *act,
+                   gc_tensor *grad, char *err, size_t errlen);
+
+/* Grad-CAM at feature resolution, as pytorch-grad-cam computes it:
+ *   w_k = mean_{y,x} grad[y][x][k];  cam = ReLU(sum_k w_k A[y][x][k]);  cam = (cam - min) / (max' + 1e-7)
+ * where max' is the max after subtracting min.                        out: [act->h][act->w] */
+void gc_gradcam(const gc_tensor *act, const gc_tensor *grad, float *out);
+
+/* pytorch-grad-cam's scale_cam_image in place: x -= min(x); x /= (1e-7 + max(x)). */
+void gc_cam_normalize(float *cam, size_t n);
+
+#endif

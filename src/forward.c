@@ -1,0 +1,201 @@
+/* forward.c: ResNet-18 forward through XNNPACK operators (see forward.h).
+ *
+ *   x [H][W][3] → conv1+bn (7×7/2) → stem [H1][W1][64] → relu → maxpool 3×3/2 → [H2][W2][64]
+ *     → layer1 (2 blocks, 64) → layer2 (128, /2) → layer3 (256, /2) → layer4 (512, /2)
+ *     → mean over H,W → feat [512] → fc → logits [N]
+ *
+ * BasicBlock: h1 = relu(conv1(in)); t = conv2(h1); out = relu(t + (down ? down(in) : in)).
+ * ReLU is fused into conv1 of each block. The stem conv keeps its pre-ReLU output because Grad-CAM's
+ * `conv1` target needs it (a torchvision hook on model.conv1 sees the value before bn1 and relu).
+ * XNNPACK's binary add in this version has no clamp (its subgraph API inserts a separate clamp node
+ * too), so each block runs add, then an in-place clamp to [0, inf).
+ */
+#include "forward.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xnnpack.h>
+
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+
+static int conv_out(int n, int k, int s, int p) { return (n + 2 * p - k) / s + 1; }
+
+/* ---- operator creation (once per model) ---------------------------------------------------------- */
+
+static int make_conv(const gc_conv *c, float lo, xnn_operator_t *op) {
+  return xnn_create_convolution2d_nhwc_f32(c->pad, c->pad, c->pad, c->pad, c->kh, c->kw, c->stride,
+                                           c->stride, 1, 1, 1, c->ic, c->oc, c->ic, c->oc, c->w, c->b,
+                                           lo, INFINITY, 0, NULL, NULL, op) == xnn_status_success ? 0 : -1;
+}
+
+static int make_clamp(xnn_operator_t *op) {
+  union xnn_unary_params p = {.clamp = {.min = 0.0f, .max = INFINITY}};
+  return xnn_create_unary_elementwise_nc(xnn_unary_clamp, xnn_datatype_fp32, xnn_datatype_fp32, &p, NULL,
+                                         NULL, 0, op) == xnn_status_success ? 0 : -1;
+}
+
+int gc_net_create(gc_net *net, const gc_model *m, struct pthreadpool *pool, char *err, size_t errlen) {
+  memset(net, 0, sizeof *net);
+  net->model = m;
+  net->pool = pool;
+  if (xnn_initialize(NULL) != xnn_status_success) return ERR("XNNPACK initialisation failed (no wasm SIMD?)");
+  int bad = make_conv(&m->conv1, -INFINITY, &net->op_stem) || make_clamp(&net->op_relu);
+  bad = bad || xnn_create_max_pooling2d_nhwc_f32(1, 1, 1, 1, 3, 3, 2, 2, 1, 1, -INFINITY, INFINITY, 0,
+                                                 &net->op_pool) != xnn_status_success;
+  for (int b = 0; b < 8 && !bad; b++) {
+    const gc_block *k = &m->blocks[b];
+    bad = make_conv(&k->conv1, 0.0f, &net->op_conv[b][0]) || make_conv(&k->conv2, -INFINITY, &net->op_conv[b][1]) ||
+          (k->down.oc && make_conv(&k->down, -INFINITY, &net->op_conv[b][2])) ||
+          xnn_create_binary_elementwise_nd(xnn_binary_add, xnn_datatype_fp32, NULL, NULL, NULL, 0,
+                                           &net->op_add[b]) != xnn_status_success ||
+          make_clamp(&net->op_clamp[b]);
+  }
+  bad = bad || xnn_create_fully_connected_nc_f32(GC_FEAT, m->num_classes, GC_FEAT, m->num_classes, m->fc_w, m->fc_b,
+                                                 -INFINITY, INFINITY, 0, NULL, NULL, &net->op_fc) != xnn_status_success;
+  net->logits = malloc(sizeof(float) * m->num_classes);
+  if (bad || !net->logits) { gc_net_destroy(net); return ERR("could not create the XNNPACK operators (out of memory?)"); }
+  return 0;
+}
+
+void gc_net_destroy(gc_net *net) {
+  xnn_operator_t *ops[] = {&net->op_stem, &net->op_relu, &net->op_pool, &net->op_gap, &net->op_fc};
+  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) if (*ops[i]) xnn_delete_operator(*ops[i]);
+  for (int b = 0; b < 8; b++) {
+    for (int j = 0; j < 3; j++) if (net->op_conv[b][j]) xnn_delete_operator(net->op_conv[b][j]);
+    if (net->op_add[b]) xnn_delete_operator(net->op_add[b]);
+    if (net->op_clamp[b]) xnn_delete_operator(net->op_clamp[b]);
+  }
+  free(net->arena); free(net->workspace); free(net->logits);
+  memset(net, 0, sizeof *net);
+}
+
+/* ---- reshape (once per input size) --------------------------------------------------------------- */
+
+static size_t numel(const gc_tensor *t) { return (size_t)t->h * t->w * t->c; }
+
+/* Carve tensors out of one arena: first pass (base == NULL) only counts floats. */
+static float *carve(float *base, size_t *off, gc_tensor *t) {
+  float *p = base ? base + *off : NULL;
+  *off += (numel(t) + 15) & ~(size_t)15; /* 64-byte steps keep every tensor SIMD-aligned */
+  return p;
+}
+
+static void layout(gc_net *net, float *base, size_t *total) {
+  size_t off = 0, big = 0;
+  net->x.data = carve(base, &off, &net->x);
+  net->stem.data = carve(base, &off, &net->stem);
+  net->stem_relu.data = carve(base, &off, &net->stem_relu);
+  net->maxpool.data = carve(base, &off, &net->maxpool);
+  for (int b = 0; b < 8; b++) {
+    net->blk[b].h1.data = carve(base, &off, &net->blk[b].h1);
+    net->blk[b].out.data = carve(base, &off, &net->blk[b].out);
+    net->blk[b].in = b ? net->blk[b - 1].out : net->maxpool;
+    if (numel(&net->blk[b].out) > big) big = numel(&net->blk[b].out);
+  }
+  gc_tensor scratch = {1, 1, (int)big, NULL};
+  net->t = carve(base, &off, &scratch);
+  net->d = carve(base, &off, &scratch);
+  *total = off;
+}
+
+#define XOK(call) ((call) == xnn_status_success)
+
+static int reshape_conv(gc_net *net, xnn_operator_t op, const gc_tensor *in, size_t *ws) {
+  size_t w = 0, align = 0, oh, ow;
+  if (!XOK(xnn_reshape_convolution2d_nhwc_f32(op, 1, in->h, in->w, &w, &align, &oh, &ow, net->pool))) return -1;
+  if (w > *ws) *ws = w;
+  return 0;
+}
+
+int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
+  if (h == net->in_h && w == net->in_w) return 0;
+  if (h < 32 || w < 32 || h > 4096 || w > 4096) return ERR("input size %dx%d out of range (32..4096 per side)", w, h);
+  const gc_model *m = net->model;
+  net->in_h = net->in_w = 0; /* until this succeeds */
+  net->x = (gc_tensor){h, w, 3, NULL};
+  int sh = conv_out(h, 7, 2, 3), sw = conv_out(w, 7, 2, 3);
+  net->stem = net->stem_relu = (gc_tensor){sh, sw, 64, NULL};
+  int ph = conv_out(sh, 3, 2, 1), pw = conv_out(sw, 3, 2, 1);
+  net->maxpool = (gc_tensor){ph, pw, 64, NULL};
+  for (int b = 0; b < 8; b++) {
+    const gc_conv *c = &m->blocks[b].conv1;
+    ph = conv_out(ph, 3, c->stride, 1); pw = conv_out(pw, 3, c->stride, 1);
+    net->blk[b].h1 = net->blk[b].out = (gc_tensor){ph, pw, c->oc, NULL};
+  }
+  size_t total;
+  layout(net, NULL, &total);
+  free(net->arena);
+  net->arena = aligned_alloc(64, total * sizeof(float));
+  if (!net->arena) return ERR("out of memory for %dx%d activations (%zu MB)", w, h, total * 4 >> 20);
+  layout(net, net->arena, &total);
+
+  size_t ws = 0;
+  int bad = reshape_conv(net, net->op_stem, &net->x, &ws) ||
+            !XOK(xnn_reshape_unary_elementwise_nc(net->op_relu, numel(&net->stem) / 64, 64, 64, 64, net->pool)) ||
+            !XOK(xnn_reshape_max_pooling2d_nhwc_f32(net->op_pool, 1, sh, sw, 64, 64, 64, &(size_t){0}, &(size_t){0}, net->pool));
+  for (int b = 0; b < 8 && !bad; b++) {
+    gc_block_acts *a = &net->blk[b];
+    size_t shape[4] = {1, a->out.h, a->out.w, a->out.c};
+    bad = reshape_conv(net, net->op_conv[b][0], &a->in, &ws) || reshape_conv(net, net->op_conv[b][1], &a->h1, &ws) ||
+          (net->op_conv[b][2] && reshape_conv(net, net->op_conv[b][2], &a->in, &ws)) ||
+          !XOK(xnn_reshape_binary_elementwise_nd(net->op_add[b], 4, shape, 4, shape, net->pool)) ||
+          !XOK(xnn_reshape_unary_elementwise_nc(net->op_clamp[b], numel(&a->out) / a->out.c, a->out.c, a->out.c, a->out.c, net->pool));
+  }
+  /* Global average pool = an average pool whose window is the whole layer4 map, so the operator is
+   * re-created per shape (it holds no weights). XNNPACK's mean reduce is not used: in this version its
+   * discontiguous (NHWC, over H and W) path calls a null microkernel on wasm. */
+  const gc_tensor *l4 = &net->blk[7].out;
+  size_t gws = 0, galign = 0;
+  if (net->op_gap) xnn_delete_operator(net->op_gap);
+  net->op_gap = NULL;
+  bad = bad || !XOK(xnn_create_average_pooling2d_nhwc_f32(0, 0, 0, 0, l4->h, l4->w, 1, 1, -INFINITY, INFINITY, 0, &net->op_gap)) ||
+        !XOK(xnn_reshape_average_pooling2d_nhwc_f32(net->op_gap, 1, l4->h, l4->w, l4->c, l4->c, l4->c, &gws, &galign,
+                                                   &(size_t){0}, &(size_t){0}, net->pool)) ||
+        !XOK(xnn_reshape_fully_connected_nc_f32(net->op_fc, 1, net->pool));
+  if (gws > ws) ws = gws;
+  if (bad) return ERR("XNNPACK could not reshape the network for %dx%d", w, h);
+  if (ws > net->workspace_size) {
+    free(net->workspace);
+    net->workspace = aligned_alloc(64, (ws + 63) & ~(size_t)63);
+    net->workspace_size = net->workspace ? ws : 0;
+    if (!net->workspace) return ERR("out of memory for the XNNPACK workspace");
+  }
+
+  /* Every pointer is fixed for this shape, so setup happens here once, not per forward. */
+  void *wsp = net->workspace;
+  bad = !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_stem, wsp, net->x.data, net->stem.data)) ||
+        !XOK(xnn_setup_unary_elementwise_nc(net->op_relu, net->stem.data, net->stem_relu.data)) ||
+        !XOK(xnn_setup_max_pooling2d_nhwc_f32(net->op_pool, net->stem_relu.data, net->maxpool.data));
+  for (int b = 0; b < 8 && !bad; b++) {
+    gc_block_acts *a = &net->blk[b];
+    const float *shortcut = net->op_conv[b][2] ? net->d : a->in.data;
+    bad = !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_conv[b][0], wsp, a->in.data, a->h1.data)) ||
+          !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_conv[b][1], wsp, a->h1.data, net->t)) ||
+          (net->op_conv[b][2] && !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_conv[b][2], wsp, a->in.data, net->d))) ||
+          !XOK(xnn_setup_binary_elementwise_nd(net->op_add[b], net->t, shortcut, a->out.data)) ||
+          !XOK(xnn_setup_unary_elementwise_nc(net->op_clamp[b], a->out.data, a->out.data));
+  }
+  bad = bad || !XOK(xnn_setup_average_pooling2d_nhwc_f32(net->op_gap, wsp, l4->data, net->feat)) ||
+        !XOK(xnn_setup_fully_connected_nc_f32(net->op_fc, net->feat, net->logits));
+  if (bad) return ERR("XNNPACK could not set up the network for %dx%d", w, h);
+  net->in_h = h; net->in_w = w;
+  return 0;
+}
+
+/* ---- run ----------------------------------------------------------------------------------------- */
+
+int gc_net_forward(gc_net *net, char *err, size_t errlen) {
+  if (!net->in_h) return ERR("network not shaped for an input (gc_net_reshape first)");
+  int bad = !XOK(xnn_run_operator(net->op_stem, net->pool)) || !XOK(xnn_run_operator(net->op_relu, net->pool)) ||
+            !XOK(xnn_run_operator(net->op_pool, net->pool));
+  for (int b = 0; b < 8 && !bad; b++) {
+    bad = !XOK(xnn_run_operator(net->op_conv[b][0], net->pool)) || !XOK(xnn_run_operator(net->op_conv[b][1], net->pool)) ||
+          (net->op_conv[b][2] && !XOK(xnn_run_operator(net->op_conv[b][2], net->pool))) ||
+          !XOK(xnn_run_operator(net->op_add[b], net->pool)) || !XOK(xnn_run_operator(net->op_clamp[b], net->pool));
+  }
+  bad = bad || !XOK(xnn_run_operator(net->op_gap, net->pool)) || !XOK(xnn_run_operator(net->op_fc, net->pool));
+  return bad ? ERR("XNNPACK failed while running the forward pass") : 0;
+}

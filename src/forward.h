@@ -1,0 +1,52 @@
+/* forward.h: the ResNet-18 forward pass through XNNPACK operators, keeping what backward needs.
+ *
+ * A gc_net owns the XNNPACK operators (weights packed once at create time) and every activation
+ * buffer for one input size. gc_net_reshape() sizes them for an input H×W (any H, W ≥ 32); it is a
+ * no-op when the size is unchanged, so repeated calls on same-sized images do no setup work.
+ * Layout is NHWC, batch 1, float32 everywhere.
+ */
+#ifndef GC_FORWARD_H
+#define GC_FORWARD_H
+
+#include "model.h"
+
+struct xnn_operator;
+struct pthreadpool;
+
+typedef struct gc_tensor { int h, w, c; float *data; } gc_tensor; /* [h][w][c] */
+
+typedef struct gc_block_acts {
+  gc_tensor in;    /* block input (alias of the previous output)               */
+  gc_tensor h1;    /* relu(bn1(conv1(in)))                       [h'][w'][C]  */
+  gc_tensor out;   /* relu(bn2(conv2(h1)) + shortcut(in))        [h'][w'][C]  */
+} gc_block_acts;
+
+typedef struct gc_net {
+  const gc_model *model;
+  struct pthreadpool *pool;        /* NULL: run on the calling thread */
+  int in_h, in_w;                  /* shape the operators are reshaped for (0: none yet) */
+  /* ---- activations, valid after gc_net_forward ---- */
+  gc_tensor x;                     /* normalised input                    [H][W][3]     */
+  gc_tensor stem;                  /* bn1(conv1(x)), before ReLU           [H/2][W/2][64] */
+  gc_tensor stem_relu;             /* relu(stem)                                          */
+  gc_tensor maxpool;               /* maxpool 3×3/2 of stem_relu           [H/4][W/4][64] */
+  gc_block_acts blk[8];            /* layer1.0 ... layer4.1                               */
+  float feat[GC_FEAT];             /* global average pool of layer4.1                     */
+  float *logits;                   /* [num_classes]                                       */
+  /* ---- private ---- */
+  struct xnn_operator *op_stem, *op_relu, *op_pool, *op_gap, *op_fc;
+  struct xnn_operator *op_conv[8][3], *op_add[8], *op_clamp[8];
+  float *t, *d;                    /* scratch: conv2 output, downsample output (largest block) */
+  void *workspace; size_t workspace_size;
+  float *arena;                    /* one allocation for every activation of this shape */
+} gc_net;
+
+/* Create the operators for model m (which must outlive the net). Returns 0 or -1 with err. */
+int gc_net_create(gc_net *net, const gc_model *m, struct pthreadpool *pool, char *err, size_t errlen);
+/* Size activations and operators for an H×W input (H, W in [32, 4096]). 0 or -1 with err. */
+int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen);
+/* Run the forward pass on net->x.data (filled by the caller). 0 or -1 with err. */
+int gc_net_forward(gc_net *net, char *err, size_t errlen);
+void gc_net_destroy(gc_net *net);
+
+#endif

@@ -1,0 +1,75 @@
+/* gradcam.h: Grad-CAM for a torchvision ResNet-18, computed on the device. The gradcam-wasm C API.
+ *
+ * One context = one model (any number of classes) + one input size + every buffer it needs; contexts
+ * share nothing, so several models can live in one process.
+ *
+ *   gc_desc d = {.weights = bytes, .weights_size = n};            // safetensors, F32 or F16
+ *   gc_ctx *g = gc_create(&d, err, sizeof err);                    // NULL + err on failure
+ *   gc_classify(g, &img, err, sizeof err);                         // resize (PIL bilinear), normalise, forward
+ *   gc_topk(g, 5, idx);  gc_probs(g)[idx[0]];
+ *   gc_explanation e;
+ *   gc_explain(g, &(gc_explain_desc){.class_index = -1, .layer = "layer4"}, &e, err, sizeof err);
+ *   // e.cam: [e.h][e.w] normalised Grad-CAM at the model input size (pytorch-grad-cam's output)
+ *   gc_destroy(g);
+ *
+ * Errors: every function that can fail returns 0 (or a pointer) on success and -1 (NULL) on failure
+ * with one human-readable line in err. A failure leaves the context usable: the next call works.
+ * Pixels are RGB uint8 (gc_image, see image.h); rendering is in render.h.
+ */
+#ifndef GC_GRADCAM_H
+#define GC_GRADCAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image.h"
+
+typedef struct gc_ctx gc_ctx;
+
+typedef struct gc_desc {
+  const uint8_t *weights; size_t weights_size; /* safetensors bytes; parsed and copied by gc_create   */
+  int input_w, input_h;                        /* model input size; 0 → 224×224                      */
+  int multilabel;                              /* 1: per-class sigmoid probabilities (a multi-label
+                                                  model, like the shapes model); 0: softmax          */
+} gc_desc;
+
+gc_ctx *gc_create(const gc_desc *desc, char *err, size_t errlen);
+void gc_destroy(gc_ctx *g);
+int gc_num_classes(const gc_ctx *g);
+void gc_input_size(const gc_ctx *g, int *w, int *h);
+/* Change the model input size (each side 32..4096). Buffers are re-planned on the next call. */
+int gc_set_input_size(gc_ctx *g, int w, int h, char *err, size_t errlen);
+
+/* Resize img to the input size (exactly as torchvision's Resize on a PIL image), normalise with the
+ * ImageNet mean/std, run the forward pass. The image is kept (by copy) for gc_explain. */
+int gc_classify(gc_ctx *g, const gc_image *img, char *err, size_t errlen);
+/* Forward pass on an already-normalised tensor x: [h][w][3] (NHWC), at any size. */
+int gc_classify_tensor(gc_ctx *g, const float *x, int w, int h, char *err, size_t errlen);
+const float *gc_logits(const gc_ctx *g);          /* [num_classes], valid after a classify        */
+const float *gc_probs(const gc_ctx *g);           /* [num_classes]: softmax, or sigmoids          */
+int gc_topk(const gc_ctx *g, int k, int *idx);    /* the k best classes, best first; returns k'   */
+
+typedef struct gc_explain_desc {
+  int class_index;          /* target class; -1: the top-1 class                                    */
+  const float *logit_weights; /* optional [num_classes]: explain sum_n w[n]*logit[n] instead         */
+  const char *layer;        /* torchvision name ("layer4", "layer3.0", "conv1", ...); NULL: layer4   */
+} gc_explain_desc;
+
+typedef struct gc_explanation {
+  int class_index; float prob; int layer;
+  int w, h; const float *cam;            /* [h][w] normalised CAM at the model input size            */
+  int fw, fh; const float *cam_feat;     /* [fh][fw] normalised CAM at the layer's resolution        */
+  int gc; const float *grad;             /* [fh][fw][gc] dScore/dA at the layer (NHWC)               */
+  double forward_ms, backward_ms, cam_ms;
+} gc_explanation;
+
+/* Grad-CAM for the image of the last gc_classify/gc_classify_tensor. Pointers stay valid until the
+ * next call on g. */
+int gc_explain(gc_ctx *g, const gc_explain_desc *d, gc_explanation *out, char *err, size_t errlen);
+
+/* The explained CAM brought to another size (e.g. the original image, for display): resize the
+ * feature-level CAM with OpenCV's INTER_LINEAR rule and renormalise, as pytorch-grad-cam does.
+ * out: [h][w]. Requires a previous successful gc_explain. */
+int gc_cam_at(const gc_ctx *g, int w, int h, float *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,95 @@
+"""Shared fixtures: the built CLI, a seeded torchvision ResNet-18 in both weight formats, and inputs.
+
+Nothing large is committed: the reference model is created here, in a temporary folder, from a fixed
+seed (torchvision's resnet18 init, then BatchNorm statistics and affine randomised so that folding
+BN into the convolutions is really exercised), saved with torch.save and converted by models/convert.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+GRADCAM = os.path.join(ROOT, "build", "gradcam")
+MEAN = [0.485, 0.456, 0.406]
+STD = [0.229, 0.224, 0.225]
+
+
+def run_cli(*args, check=True):
+    """Run build/gradcam; returns the CompletedProcess (text mode)."""
+    p = subprocess.run([GRADCAM, *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check and p.returncode != 0:
+        raise AssertionError(f"gradcam {' '.join(map(str, args))} exited {p.returncode}: {p.stderr}")
+    return p
+
+
+def seeded_resnet18(num_classes=1000, seed=0):
+    import torch
+    import torchvision
+
+    torch.manual_seed(seed)
+    m = torchvision.models.resnet18(num_classes=num_classes)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                n = mod.num_features
+                mod.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+                mod.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+                mod.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+                mod.bias.copy_(torch.randn(n, generator=g) * 0.1)
+    return m.eval()
+
+
+def to_tensor(rgb):
+    """uint8 [H][W][3] → normalised [1][3][H][W], as ToTensor + Normalize."""
+    import torch
+
+    x = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)
+    return ((x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None])[None]
+
+
+@pytest.fixture(scope="session")
+def torch_mod():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    return torch
+
+
+@pytest.fixture(scope="session")
+def ref_model(tmp_path_factory, torch_mod):
+    """(torch model, path to F32 safetensors, path to .pth) for the seeded ImageNet-shaped ResNet-18."""
+    d = tmp_path_factory.mktemp("ref")
+    m = seeded_resnet18()
+    pth = d / "resnet18-seeded.pth"
+    torch_mod.save(m.state_dict(), pth)
+    st = d / "resnet18-seeded.safetensors"
+    subprocess.run([sys.executable, os.path.join(ROOT, "models", "convert"), str(pth), str(st)], check=True)
+    return m, st, pth
+
+
+@pytest.fixture(scope="session")
+def inputs(tmp_path_factory):
+    """224×224 PNG inputs (no resize on either side): both.png and two seeded noise images."""
+    import cv2
+
+    d = tmp_path_factory.mktemp("inputs")
+    out = {"both": os.path.join(SHARED, "images", "both.png")}
+    rng = np.random.default_rng(20261127)
+    for i in range(2):
+        # smooth-ish random images: noise blurred, so that activations look more like a photo's
+        img = cv2.GaussianBlur(rng.integers(0, 256, (224, 224, 3), dtype=np.uint8), (0, 0), 2 + 2 * i)
+        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX)
+        p = str(d / f"seeded{i}.png")
+        cv2.imwrite(p, img)
+        out[f"seeded{i}"] = p
+    return out
+
+
+def load_rgb(path):
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"))

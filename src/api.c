@@ -45,7 +45,7 @@ gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
   int n = g->model.num_classes;
   g->probs = malloc(n * sizeof(float));
   g->dlogits = malloc(n * sizeof(float));
-  g->multilabel = d->multilabel;
+  g->multilabel = d->multilabel < 0 ? g->model.sigmoid_head : d->multilabel;
   if (!g->probs || !g->dlogits || gc_set_input_size(g, d->input_w ? d->input_w : 224, d->input_h ? d->input_h : 224,
                                                     err, errlen)) {
     if (!g->probs || !g->dlogits) ERR("out of memory");
@@ -186,3 +186,79 @@ int gc_cam_at(const gc_ctx *g, int w, int h, float *out, char *err, size_t errle
   gc_cam_normalize(out, (size_t)w * h);
   return 0;
 }
+
+/* ---- WebAssembly exports (the page's worker) -------------------------------------------------------- *
+ * The worker copies canvas pixels (RGBA) into memory it got from malloc, calls these, and reads the
+ * results straight out of the wasm heap. Each returns 0 / a pointer on success; on failure -1 / NULL
+ * and gc_js_error(ctx) (or gc_js_error(NULL) for gc_js_create) holds the one-line reason. */
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+
+typedef struct gc_js {                /* what the worker holds: the context plus its outputs */
+  gc_ctx *g;
+  char err[512];
+  int top[5], ntop;
+  double timings[4];                  /* forward, backward, cam, render (ms) */
+} gc_js;
+
+static char create_err[512];          /* only for gc_js_create failures: there is no context yet */
+
+EMSCRIPTEN_KEEPALIVE gc_js *gc_js_create(const uint8_t *weights, size_t n, int multilabel, int in_w, int in_h) {
+  gc_js *j = calloc(1, sizeof *j);
+  if (!j) { snprintf(create_err, sizeof create_err, "out of memory"); return NULL; }
+  gc_desc d = {.weights = weights, .weights_size = n, .multilabel = multilabel, .input_w = in_w, .input_h = in_h};
+  j->g = gc_create(&d, create_err, sizeof create_err);
+  if (!j->g) { free(j); return NULL; }
+  return j;
+}
+
+EMSCRIPTEN_KEEPALIVE const char *gc_js_error(const gc_js *j) { return j ? j->err : create_err; }
+EMSCRIPTEN_KEEPALIVE void gc_js_destroy(gc_js *j) { if (j) { gc_destroy(j->g); free(j); } }
+EMSCRIPTEN_KEEPALIVE int gc_js_num_classes(const gc_js *j) { return gc_num_classes(j->g); }
+EMSCRIPTEN_KEEPALIVE const float *gc_js_probs(const gc_js *j) { return gc_probs(j->g); }
+EMSCRIPTEN_KEEPALIVE const int *gc_js_top(const gc_js *j) { return j->top; }
+EMSCRIPTEN_KEEPALIVE const double *gc_js_timings(const gc_js *j) { return j->timings; }
+
+EMSCRIPTEN_KEEPALIVE int gc_js_set_input_size(gc_js *j, int w, int h) {
+  return gc_set_input_size(j->g, w, h, j->err, sizeof j->err);
+}
+
+/* Classify canvas pixels rgba [h][w][4]; afterwards gc_js_top (5 best) and gc_js_probs. */
+EMSCRIPTEN_KEEPALIVE int gc_js_classify(gc_js *j, const uint8_t *rgba, int w, int h) {
+  gc_image img;
+  if (gc_image_from_rgba(rgba, w, h, &img, j->err, sizeof j->err)) return -1;
+  int rc = gc_classify(j->g, &img, j->err, sizeof j->err);
+  gc_image_free(&img);
+  if (!rc) j->ntop = gc_topk(j->g, 5, j->top);
+  j->timings[0] = rc ? 0 : j->g->forward_ms;
+  return rc;
+}
+
+/* Explain the last classified image for class cls (-1: top-1) at layer, and draw at the image's size
+ * w×h (the same rgba as classified): overlay_rgba and heat_rgba [h][w][4] (either may be NULL), cam
+ * [in_h][in_w] floats (may be NULL). Returns the class explained, or -1. */
+EMSCRIPTEN_KEEPALIVE int gc_js_explain(gc_js *j, const uint8_t *rgba, int w, int h, int cls, const char *layer,
+                                       float image_weight, uint8_t *overlay_rgba, uint8_t *heat_rgba, float *cam) {
+  gc_explanation e;
+  if (gc_explain(j->g, &(gc_explain_desc){.class_index = cls, .layer = layer}, &e, j->err, sizeof j->err)) return -1;
+  double t0 = now_ms();
+  if (cam) memcpy(cam, e.cam, sizeof(float) * e.w * e.h);
+  float *mask = malloc(sizeof(float) * w * h);
+  gc_image img = {0};
+  int rc = !mask || gc_image_from_rgba(rgba, w, h, &img, j->err, sizeof j->err);
+  if (!rc) {
+    gc_cam_at(j->g, w, h, mask, j->err, sizeof j->err);
+    if (overlay_rgba && gc_render_overlay(&img, mask, image_weight, overlay_rgba, 4)) {
+      snprintf(j->err, sizeof j->err, "overlay opacity %g outside [0, 1]", image_weight);
+      rc = 1;
+    }
+    if (heat_rgba) gc_render_heatmap(mask, w, h, heat_rgba, 4);
+  } else if (!mask) {
+    snprintf(j->err, sizeof j->err, "out of memory");
+  }
+  free(mask);
+  gc_image_free(&img);
+  j->timings[1] = e.backward_ms; j->timings[2] = e.cam_ms; j->timings[3] = now_ms() - t0;
+  return rc ? -1 : e.class_index;
+}
+#endif

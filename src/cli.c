@@ -167,7 +167,10 @@ static const char usage[] =
     "       gradcam explain IMAGE... [--model F] [--labels F] [--class N|NAME] [--layer L] [--alpha W]\n"
     "                       [--size WxH] [-o overlay.png] [--heatmap heat.png] [--panel panel.png]\n"
     "                       [--cam cam.npy] [--grad grad.npy] [--json] [--out-dir D]\n"
-    "layers: conv1 relu maxpool layer1..layer4 layerN.M (N 1-4, M 0-1) input; default layer4\n";
+    "layers: conv1 relu maxpool layer1..layer4 layerN.M (N 1-4, M 0-1) input; default layer4\n"
+    "probabilities: softmax, or per-class sigmoids for a multi-label model (the file's metadata\n"
+    "  \"gradcam.head\" decides; --softmax / --multilabel override)\n"
+    "default model: the offline shapes model in build/web/models/shapes/ (see models/fetch-imagenet)\n";
 
 static int parse(int argc, char **argv, opts *o) {
   *o = (opts){.top = 5, .w = 224, .h = 224, .alpha = 0.5, .multilabel = -1};
@@ -237,12 +240,11 @@ static gc_ctx *load_model(opts *o, labels *L) {
     }
     fclose(f);
     o->model = default_model;
-    if (o->multilabel < 0) o->multilabel = 1; /* the shapes model is multi-label (one sigmoid per class) */
   }
   size_t n;
   uint8_t *w = read_file(o->model, &n, err, sizeof err);
   if (!w) { fail(2, "%s", err); return NULL; }
-  gc_desc d = {.weights = w, .weights_size = n, .input_w = o->w, .input_h = o->h, .multilabel = o->multilabel > 0};
+  gc_desc d = {.weights = w, .weights_size = n, .input_w = o->w, .input_h = o->h, .multilabel = o->multilabel};
   gc_ctx *g = gc_create(&d, err, sizeof err);
   free(w);
   if (!g) { fail(2, "%s: %s", o->model, err); return NULL; }

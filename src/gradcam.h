@@ -30,7 +30,9 @@ typedef struct gc_desc {
   const uint8_t *weights; size_t weights_size; /* safetensors bytes; parsed and copied by gc_create   */
   int input_w, input_h;                        /* model input size; 0 → 224×224                      */
   int multilabel;                              /* 1: per-class sigmoid probabilities (a multi-label
-                                                  model, like the shapes model); 0: softmax          */
+                                                  model, like the shapes model); 0: softmax; -1: as
+                                                  the file's metadata "gradcam.head" says (default
+                                                  softmax)                                            */
 } gc_desc;
 
 gc_ctx *gc_create(const gc_desc *desc, char *err, size_t errlen);

@@ -231,6 +231,7 @@ int gc_model_load(gc_model *m, const uint8_t *data, size_t size, char *err, size
   md_expected_names(s, names);
   int rc = md_check_names(&f, names, err, errlen) || md_load_fc(m, &f, err, errlen) ? -1 : 0;
   for (int i = 0; i < MD_N_CONVS && rc == 0; i++) rc = md_load_conv(&f, &s[i], &names[5 * i], err, errlen);
+  m->sigmoid_head = strcmp(f.head, "sigmoid") == 0;
   gc_st_free(&f);
   if (rc) gc_model_free(m);
   return rc;

@@ -39,6 +39,8 @@ typedef struct gc_model {
   int num_classes;                 /* fc.out_features, read from the file              */
   float *fc_w;                     /* [num_classes][512]                               */
   float *fc_b;                     /* [num_classes]                                    */
+  int sigmoid_head;                /* the file's __metadata__ says "gradcam.head": "sigmoid": a
+                                      multi-label model, probabilities are per-class sigmoids  */
 } gc_model;
 
 /* Parse a safetensors buffer into *m (all arrays malloc'd, owned by m). Returns 0 on success, or -1

@@ -198,13 +198,16 @@ static int st_parse_uint_array(st_jcur *c, uint64_t *v, int max, int *n) {
 
 /* ---- header entries ---- */
 
-/* {"key": "value", ...}: free-form strings, not kept. */
-static int st_parse_metadata(st_jcur *c) {
-  char *s;
-  size_t len;
+/* {"key": "value", ...}: free-form strings; only "gradcam.head" is kept (see safetensors.h). */
+static int st_parse_metadata(gc_st_file *f, st_jcur *c) {
+  char *k, *v;
+  size_t klen, vlen;
   int more = st_open(c, '{', '}');
   while (more > 0) {
-    if (st_parse_string(c, &s, &len) || st_expect(c, ':') || st_parse_string(c, &s, &len)) return -1;
+    if (st_parse_string(c, &k, &klen) || st_expect(c, ':')) return -1;
+    int keep = strcmp(k, "gradcam.head") == 0; /* k lives in the scratch pool: compare before reuse */
+    if (st_parse_string(c, &v, &vlen)) return -1;
+    if (keep) snprintf(f->head, sizeof f->head, "%s", v);
     more = st_next_or_close(c, '}');
   }
   return more;
@@ -287,7 +290,7 @@ static int st_parse_header(gc_st_file *f, st_jcur *c, const uint8_t *blob, uint6
     if (st_parse_string(c, &key, &len) || st_expect(c, ':')) return -1;
     if (strcmp(key, "__metadata__") == 0) {
       if (seen_meta++) return st_fail(c, "repeated __metadata__");
-      if (st_parse_metadata(c)) return -1;
+      if (st_parse_metadata(f, c)) return -1;
     } else {
       c->pool_used += len + 1;
       if ((size_t)f->n == cap) {

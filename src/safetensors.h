@@ -34,6 +34,7 @@ typedef struct gc_st_file {
   int n;
   gc_st_tensor **by_name; /* [n] pointers into t, sorted by name (for gc_st_find)          */
   char *names;            /* storage for all names                                        */
+  char head[16];          /* __metadata__["gradcam.head"] ("softmax"/"sigmoid"), or ""     */
 } gc_st_file;
 
 /* Returns 0, or -1 with a one-line reason in err; on failure *f is zeroed (nothing to free). */

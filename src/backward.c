@@ -1,0 +1,336 @@
+/* backward.c: backward (input-gradient) kernels, plain C references and the wasm SIMD conv.
+ * Shapes and semantics are documented in backward.h; this file explains how. */
+#include "backward.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
+
+/* ============================================================================================
+ * Convolution data gradient: plain C reference
+ * ============================================================================================
+ * Scatter form, straight from the definition: every dy[oy][ox][:] is spread over the kh*kw input
+ * pixels its forward window read, dx[iy][ix][:] += dy[oy][ox][oc] * w[oc][ky][kx][:]. The inner
+ * loop runs over ic, contiguous in both dx and w. */
+void gc_conv2d_backward_data_ref(const float *dy, int oh, int ow, int oc,
+                                 const float *w, int kh, int kw, int ic, int stride, int pad,
+                                 float *dx, int h, int w_, float *scratch) {
+  (void)scratch;
+  memset(dx, 0, (size_t)h * w_ * ic * sizeof *dx);
+  for (int oy = 0; oy < oh; oy++)
+    for (int ox = 0; ox < ow; ox++) {
+      const float *g = dy + ((size_t)oy * ow + ox) * oc;                 /* [oc] */
+      for (int ky = 0; ky < kh; ky++) {
+        const int iy = oy * stride + ky - pad;
+        if (iy < 0 || iy >= h) continue;
+        for (int kx = 0; kx < kw; kx++) {
+          const int ix = ox * stride + kx - pad;
+          if (ix < 0 || ix >= w_) continue;
+          float *d = dx + ((size_t)iy * w_ + ix) * ic;                   /* [ic] */
+          for (int o = 0; o < oc; o++) {
+            const float go = g[o];
+            const float *wr = w + (((size_t)o * kh + ky) * kw + kx) * ic;  /* [ic] */
+            for (int i = 0; i < ic; i++) d[i] += go * wr[i];
+          }
+        }
+      }
+    }
+}
+
+#ifndef __wasm_simd128__
+
+/* Without wasm SIMD the reference is the kernel. */
+void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
+                             const float *w, int kh, int kw, int ic, int stride, int pad,
+                             float *dx, int h, int w_, float *scratch) {
+  gc_conv2d_backward_data_ref(dy, oh, ow, oc, w, kh, kw, ic, stride, pad, dx, h, w_, scratch);
+}
+
+size_t gc_conv2d_backward_data_scratch(int oh, int ow, int oc, int kh, int kw, int ic,
+                                       int stride, int pad, int h, int w_) {
+  (void)oh, (void)ow, (void)oc, (void)kh, (void)kw, (void)ic, (void)stride, (void)pad, (void)h,
+      (void)w_;
+  return 0;
+}
+
+#else /* __wasm_simd128__ */
+
+/* ============================================================================================
+ * Convolution data gradient: wasm SIMD
+ * ============================================================================================
+ * Gather form, as a GEMM. For one dx pixel, dx[iy][ix][:] = sum over the taps (ky,kx) that reach
+ * it of dy[oy][ox][:] . W_tap, with W_tap[oc][ic] = w[oc][ky][kx][ic]: a row vector (oc) times an
+ * oc x ic matrix. Stacking the pixels of a dx row gives (pixels x oc) . (oc x ic); a micro-tile
+ * keeps a 4 px x 8 channel block of dx in registers and sums over every tap and every oc before
+ * storing it, so dx is written once and never read. SIMD runs over ic, contiguous in dx and in
+ * the packed weights; each dy value is a broadcast load.
+ *
+ * Parity classes (stride s > 1): tap (ky,kx) reaches dx pixel (iy,ix) only if iy + pad - ky and
+ * ix + pad - kx are multiples of s (then oy = (iy + pad - ky)/s). So for a dx row, only the taps
+ * with ky = (iy + pad) mod s (step s) contribute, and along the row the pixels split into s
+ * classes ix = ix0, ix0 + s, ... that all use the same kx taps. Inside a class consecutive pixels
+ * read consecutive dy pixels, which is what lets one micro-tile share its weight loads across its
+ * pixels. Stride 1 is the single class; no multiply is spent on a tap that cannot contribute.
+ *
+ * Borders: instead of clipping taps per pixel, dy is copied into a zero-padded buffer large
+ * enough that every (pixel, tap) pair of every tile reads memory, zeros where the forward window
+ * hung over the image edge. The copy costs one pass over dy. (The 8-pixel tile may also run past
+ * a row's end; a right margin of 7 columns covers that, and those pixels are not stored.)
+ *
+ * Weights: the inner loop over oc wants W_tap's rows for 8 channels contiguous. Rather than a
+ * second, re-packed copy of every conv's weights kept for the model's lifetime, the kernel packs
+ * one 8-channel slice [kh][kw][oc][8] into scratch at a time (the loop over slices is outermost,
+ * so each weight is read once per call) and runs all of dx for that slice. A slice is at most
+ * 3*3*512*8*4 = 147 KB (layer4), so it stays in L2 while every dx row streams past it. Packing
+ * costs ~1.7 ms of layer4's ~11 ms per 3x3 conv; elsewhere it is noise. */
+#define NR 8          /* channels per weight slice (two v128) */
+#define TILE_MAX_PX 8 /* widest micro-tile in pixels: the padded dy's right margin is this - 1 */
+
+static int imax(int a, int b) { return a > b ? a : b; }
+static int imin(int a, int b) { return a < b ? a : b; }
+static int floordiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* Zero-padded dy: [rows][cols][oc], dy[oy][ox] at row oy + top, column ox + left. */
+typedef struct {
+  int top, left, rows, cols;
+} dy_padding;
+
+static dy_padding padding_for(int oh, int ow, int kh, int kw, int s, int pad, int h, int w) {
+  dy_padding g;
+  /* smallest oy any tap reads: iy = 0, ky = kh - 1; largest: iy = h - 1, ky = 0 */
+  g.top = imax(0, -floordiv(pad - (kh - 1), s));
+  g.left = imax(0, -floordiv(pad - (kw - 1), s));
+  g.rows = g.top + imax(oh, (h - 1 + pad) / s + 1);
+  g.cols = g.left + imax(ow, (w - 1 + pad) / s + 1) + TILE_MAX_PX - 1; /* + tile overrun */
+  return g;
+}
+
+size_t gc_conv2d_backward_data_scratch(int oh, int ow, int oc, int kh, int kw, int ic,
+                                       int stride, int pad, int h, int w_) {
+  (void)ic;
+  const dy_padding g = padding_for(oh, ow, kh, kw, stride, pad, h, w_);
+  return (size_t)g.rows * g.cols * oc + 2 * (size_t)kh * kw * oc * NR;
+}
+
+/* One micro-tile: np <= mr pixels (ix0, ix0 + s, ...) x nc <= 4*nv channels of one dx row.
+ *   a:  padded dy at the tile's first pixel for tap (ky0,kx0); tap (ky0 + i*s, kx0 + j*s) is at
+ *       a - i*arow - j*oc (oy and ox both drop by one per tap step), pixel p at + p*oc.
+ *   wt: packed slice at tap (ky0,kx0), [oc][4*nv]; tap (i,j) at wt + i*wty + j*wtx.
+ *   d:  dx at the first pixel and channel; pixel p at d + p*dpx.
+ * mr and nv are constants in each caller below, so clang unrolls the p/v loops completely and the
+ * accumulator array becomes mr*nv SSA values (registers). np < mr only in tile_8x4. */
+static inline __attribute__((always_inline)) void
+tile_body(const int mr, const int nv, const float *a, size_t arow, int oc, const float *wt,
+          size_t wty, size_t wtx, int nty, int ntx, float *d, size_t dpx, int np, int nc) {
+  v128_t acc[TILE_MAX_PX][2];
+  for (int p = 0; p < mr; p++)
+    for (int v = 0; v < nv; v++) acc[p][v] = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < nty; i++)
+    for (int j = 0; j < ntx; j++) {
+      const float *ap = a - i * arow - (size_t)j * oc;
+      const float *wp = wt + i * wty + j * wtx;
+      for (int o = 0; o < oc; o++, ap++, wp += 4 * nv) {
+        v128_t wv[2];
+        for (int v = 0; v < nv; v++) wv[v] = wasm_v128_load(wp + 4 * v);
+        for (int p = 0; p < mr; p++) {
+          const v128_t x = wasm_v128_load32_splat(ap + (size_t)p * oc);
+          for (int v = 0; v < nv; v++) acc[p][v] = wasm_f32x4_add(acc[p][v], wasm_f32x4_mul(x, wv[v]));
+        }
+      }
+    }
+  if (np == mr && nc == 4 * nv) {
+    for (int p = 0; p < mr; p++)
+      for (int v = 0; v < nv; v++) wasm_v128_store(d + p * dpx + 4 * v, acc[p][v]);
+    return;
+  }
+  float t[TILE_MAX_PX][8]; /* partial tile: spill, then copy the valid part */
+  for (int p = 0; p < mr; p++)
+    for (int v = 0; v < nv; v++) wasm_v128_store(t[p] + 4 * v, acc[p][v]);
+  for (int p = 0; p < np; p++) memcpy(d + p * dpx, t[p], (size_t)nc * sizeof *d);
+}
+
+#define TILE_ARGS                                                                               \
+  const float *a, size_t arow, int oc, const float *wt, size_t wty, size_t wtx, int nty, int ntx, \
+      float *d, size_t dpx, int np, int nc
+#define TILE_PASS a, arow, oc, wt, wty, wtx, nty, ntx, d, dpx, np, nc
+typedef void (*tile_fn)(TILE_ARGS);
+
+/* 4 px x 8 channels, the main tile: 8 accumulators + 2 weight vectors + 1 broadcast, 11 of V8's
+ * 16 xmm registers on x86-64 (6 px spills and is slower); per oc step 2 vector loads + 4
+ * load32_splat feed 8 mul+add pairs. 3, 2, 1 px finish a row: a class of n pixels is n/4 tiles of
+ * 4 and one of n%4, so no multiply is spent past the row end (layer3/layer4 rows of 7 and 14
+ * pixels would otherwise waste 1 in 8; measured 10-15% faster there). */
+static void tile_4x8(TILE_ARGS) { tile_body(4, 2, TILE_PASS); }
+static void tile_3x8(TILE_ARGS) { tile_body(3, 2, TILE_PASS); }
+static void tile_2x8(TILE_ARGS) { tile_body(2, 2, TILE_PASS); }
+static void tile_1x8(TILE_ARGS) { tile_body(1, 2, TILE_PASS); }
+static const tile_fn tile_x8[5] = {NULL, tile_1x8, tile_2x8, tile_3x8, tile_4x8};
+
+/* 8 px x 4 channels, for a last slice of <= 4 channels (conv1's 3 input channels): the 4x8 tile
+ * would waste 5 of its 8 lanes there, this one 1 of 4. Its last tile in a row may overrun the
+ * row end (rare: only conv1 uses it, whose 112-pixel classes are whole tiles). */
+static void tile_8x4(TILE_ARGS) { tile_body(8, 1, TILE_PASS); }
+
+/* Width of the slice holding channels [cs, cs + 8): 8, or 4 for a last slice of <= 4 channels. */
+static int slice_width(int ic, int cs) { return ic - cs > 4 ? 8 : 4; }
+
+/* Packs channels [c0, c0 + 16) of w [oc][taps][ic] as two slices [taps][oc][width], at slices and
+ * slices + slice_floats (the second only if c0 + 8 < ic). Both come from one pass, so every 64-byte
+ * line of w is read once; packing 8 channels per pass fetched each line twice, half used each
+ * time, which cost layer4 ~0.5 ms a conv with the weights warm and more from DRAM. */
+static void pack_slice_pair(const float *w, int oc, int taps, int ic, int c0, float *slices,
+                            size_t slice_floats) {
+  for (int t = 0; t < taps; t++)
+    for (int o = 0; o < oc; o++)
+      for (int cs = c0; cs < imin(ic, c0 + 2 * NR); cs += NR) {
+        const float *src = w + ((size_t)o * taps + t) * ic + cs;
+        const int sw = slice_width(ic, cs), nc = imin(NR, ic - cs);
+        float *dst = slices + (cs - c0) / NR * slice_floats + ((size_t)t * oc + o) * sw;
+        if (nc == NR) { /* hot path: two vector moves, not a libc call per 32 bytes */
+          wasm_v128_store(dst, wasm_v128_load(src));
+          wasm_v128_store(dst + 4, wasm_v128_load(src + 4));
+        } else { /* last, partial slice: zero the unused lanes (no garbage, no NaN) */
+          for (int i = 0; i < sw; i++) dst[i] = i < nc ? src[i] : 0.0f;
+        }
+      }
+}
+
+/* dx[:][:][cs, cs + nc) from one packed slice, row by row, parity class by class, tile by tile. */
+static void dx_from_slice(const float *dyp, dy_padding g, int oc, const float *slice, int sw,
+                          int kh, int kw, int s, int pad, float *dx, int h, int w_, int ic, int cs,
+                          int nc) {
+  const size_t arow = (size_t)g.cols * oc;
+  const size_t wty = (size_t)s * kw * oc * sw, wtx = (size_t)s * oc * sw;
+  const int mr = 32 / sw; /* pixels per full tile: 4 (8 channels) or 8 (4 channels) */
+  for (int iy = 0; iy < h; iy++) {
+    const int ky0 = (iy + pad) % s, nty = ky0 < kh ? (kh - 1 - ky0) / s + 1 : 0;
+    const int oy0 = (iy + pad - ky0) / s;
+    for (int ix0 = 0; ix0 < imin(s, w_); ix0++) { /* parity class ix0, ix0 + s, ... */
+      const int kx0 = (ix0 + pad) % s, ntx = kx0 < kw ? (kw - 1 - kx0) / s + 1 : 0;
+      const int npx = (w_ - ix0 + s - 1) / s;
+      /* a class no tap reaches (e.g. odd pixels of a 1x1/2 conv) still gets its zeros stored */
+      const float *wt = nty && ntx ? slice + ((size_t)ky0 * kw + kx0) * oc * sw : slice;
+      for (int t = 0; t < npx; t += mr) {
+        const int ix = ix0 + t * s, ox0 = (ix + pad - kx0) / s, np = imin(mr, npx - t);
+        const float *a = dyp + (oy0 + g.top) * arow + (size_t)(ox0 + g.left) * oc;
+        float *d = dx + ((size_t)iy * w_ + ix) * ic + cs;
+        (sw == 8 ? tile_x8[np] : tile_8x4)(a, arow, oc, wt, wty, wtx, nty, ntx, d,
+                                           (size_t)s * ic, np, nc);
+      }
+    }
+  }
+}
+
+void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
+                             const float *w, int kh, int kw, int ic, int stride, int pad,
+                             float *dx, int h, int w_, float *scratch) {
+  const dy_padding g = padding_for(oh, ow, kh, kw, stride, pad, h, w_);
+  float *owned = NULL;
+  if (!scratch) {
+    owned = malloc(gc_conv2d_backward_data_scratch(oh, ow, oc, kh, kw, ic, stride, pad, h, w_) *
+                   sizeof *owned);
+    if (!owned) {
+      gc_conv2d_backward_data_ref(dy, oh, ow, oc, w, kh, kw, ic, stride, pad, dx, h, w_, NULL);
+      return;
+    }
+    scratch = owned;
+  }
+  const size_t arow = (size_t)g.cols * oc, slice_floats = (size_t)kh * kw * oc * NR;
+  float *dyp = scratch;                           /* [rows][cols][oc]                   */
+  float *slices = scratch + (size_t)g.rows * arow; /* 2 x [kh][kw][oc][8 or 4]            */
+
+  memset(dyp, 0, (size_t)g.rows * arow * sizeof *dyp);
+  for (int oy = 0; oy < oh; oy++)
+    memcpy(dyp + (oy + g.top) * arow + (size_t)g.left * oc, dy + (size_t)oy * ow * oc,
+           (size_t)ow * oc * sizeof *dy);
+
+  for (int c0 = 0; c0 < ic; c0 += 2 * NR) {
+    pack_slice_pair(w, oc, kh * kw, ic, c0, slices, slice_floats);
+    for (int cs = c0; cs < imin(ic, c0 + 2 * NR); cs += NR)
+      dx_from_slice(dyp, g, oc, slices + (cs - c0) / NR * slice_floats, slice_width(ic, cs), kh,
+                    kw, stride, pad, dx, h, w_, ic, cs, imin(NR, ic - cs));
+  }
+  free(owned);
+}
+
+#endif /* __wasm_simd128__ */
+
+/* ============================================================================================
+ * Max pool
+ * ============================================================================================
+ * Recompute each window's argmax from the forward input (cheaper to redo than to keep XNNPACK's
+ * indices, which it does not expose) with exactly PyTorch's scan, so Grad-CAM maps match torch
+ * pixel for pixel even on flat regions (saturated or padded images have many ties).
+ *
+ * The scan runs over up to 64 channels at once, with the running max and argmax in small arrays
+ * and the update written as selects: clang turns the channel loop into wasm SIMD compares and
+ * bitselects, where a per-channel scalar scan would branch on the data (and mispredict about
+ * every other compare on real activations: 10x slower at ResNet's 112x112x64, 14 ms vs 1.3). */
+#define POOL_CHANNELS 64
+
+void gc_maxpool2d_backward(const float *dy, int oh, int ow, const float *x, int h, int w, int c,
+                           int k, int s, int p, float *dx) {
+  memset(dx, 0, (size_t)h * w * c * sizeof *dx);
+  for (int oy = 0; oy < oh; oy++) {
+    const int y0 = oy * s - p, y1 = y0 + k < h ? y0 + k : h, ys = y0 > 0 ? y0 : 0;
+    for (int ox = 0; ox < ow; ox++) {
+      const int x0 = ox * s - p, x1 = x0 + k < w ? x0 + k : w, xs = x0 > 0 ? x0 : 0;
+      for (int c0 = 0; c0 < c; c0 += POOL_CHANNELS) {
+        const int nc = c - c0 < POOL_CHANNELS ? c - c0 : POOL_CHANNELS;
+        float m[POOL_CHANNELS];
+        int at[POOL_CHANNELS]; /* pixel index y*w + x of the running max */
+        for (int ch = 0; ch < nc; ch++) { /* torch starts at the window's first pixel, -inf */
+          m[ch] = -INFINITY;
+          at[ch] = ys * w + xs;
+        }
+        for (int y = ys; y < y1; y++)
+          for (int xx = xs; xx < x1; xx++) {
+            const int i = y * w + xx;
+            const float *v = x + (size_t)i * c + c0; /* [nc] */
+            for (int ch = 0; ch < nc; ch++) {
+              const int take = (v[ch] > m[ch]) | isnan(v[ch]);
+              m[ch] = take ? v[ch] : m[ch];
+              at[ch] = take ? i : at[ch];
+            }
+          }
+        const float *g = dy + ((size_t)oy * ow + ox) * c + c0; /* [nc] */
+        for (int ch = 0; ch < nc; ch++) dx[(size_t)at[ch] * c + c0 + ch] += g[ch];
+      }
+    }
+  }
+}
+
+/* ============================================================================================
+ * ReLU, average pool, fc, residual add
+ * ============================================================================================
+ * One pass each, memory-bound; written as simple loops that clang vectorizes for wasm SIMD. */
+void gc_relu_backward(float *g, const float *y, size_t n) {
+  for (size_t i = 0; i < n; i++) { /* load g unconditionally: a select, not a branch per element */
+    const float gi = g[i];
+    g[i] = y[i] > 0.0f ? gi : 0.0f;
+  }
+}
+
+void gc_avgpool_backward(const float *dy, int h, int w, int c, float *dx) {
+  const float n = (float)h * (float)w;
+  for (int ch = 0; ch < c; ch++) dx[ch] = dy[ch] / n; /* first pixel, then copied */
+  for (size_t i = 1; i < (size_t)h * w; i++) memcpy(dx + i * c, dx, (size_t)c * sizeof *dx);
+}
+
+/* dx = W^T dlogits as a sum of rows of W, so W (often 1000 x 512) is read once, sequentially. */
+void gc_fc_backward(const float *dlogits, const float *W, int n, int k, float *dx) {
+  memset(dx, 0, (size_t)k * sizeof *dx);
+  for (int r = 0; r < n; r++) {
+    const float g = dlogits[r];
+    const float *row = W + (size_t)r * k;
+    for (int i = 0; i < k; i++) dx[i] += g * row[i];
+  }
+}
+
+void gc_add_inplace(float *acc, const float *g, size_t n) {
+  for (size_t i = 0; i < n; i++) acc[i] += g[i];
+}

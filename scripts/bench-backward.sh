@@ -80,6 +80,19 @@ int main(int argc, char **argv) {
     free(dy), free(w), free(dx), free(sc);
   }
   printf("%-30s %9.3f %9.2f\n", "all 20 convs of ResNet-18", total_ms, total_flop / total_ms * 1e-6);
+
+  /* for scale: the max pool backward (memory-bound, plain C vectorized by clang) */
+  float *x = malloc(112 * 112 * 64 * 4), *dx = malloc(112 * 112 * 64 * 4), *dy = malloc(56 * 56 * 64 * 4);
+  unsigned r = 777;
+  for (int j = 0; j < 112 * 112 * 64; j++) x[j] = (float)((r = r * 1664525u + 1013904223u) >> 8) / 16777216.0f;
+  for (int j = 0; j < 56 * 56 * 64; j++) dy[j] = 1.0f;
+  double best = 1e30;
+  for (int rep = 0; rep < 20; rep++) {
+    const double t0 = now_ms();
+    gc_maxpool2d_backward(dy, 56, 56, x, 112, 112, 64, 3, 2, 1, dx);
+    if (now_ms() - t0 < best) best = now_ms() - t0;
+  }
+  printf("%-30s %9.3f\n", "maxpool 3x3/2 112->56 x64", best);
   return 0;
 }
 C

@@ -86,7 +86,8 @@ size_t gc_conv2d_backward_data_scratch(int oh, int ow, int oc, int kh, int kw, i
  * one 8-channel slice [kh][kw][oc][8] into scratch at a time (the loop over slices is outermost,
  * so each weight is read once per call) and runs all of dx for that slice. A slice is at most
  * 3*3*512*8*4 = 147 KB (layer4), so it stays in L2 while every dx row streams past it. Packing
- * costs ~1.7 ms of layer4's ~11 ms per 3x3 conv; elsewhere it is noise. */
+ * costs ~1.7 ms of layer4's ~11 ms per 3x3 conv; elsewhere it is noise. (Packing two slices per
+ * pass, so each 64-byte line of w is read once instead of twice, measured no faster.) */
 #define NR 8          /* channels per weight slice (two v128) */
 #define TILE_MAX_PX 8 /* widest micro-tile in pixels: the padded dy's right margin is this - 1 */
 
@@ -113,7 +114,7 @@ size_t gc_conv2d_backward_data_scratch(int oh, int ow, int oc, int kh, int kw, i
                                        int stride, int pad, int h, int w_) {
   (void)ic;
   const dy_padding g = padding_for(oh, ow, kh, kw, stride, pad, h, w_);
-  return (size_t)g.rows * g.cols * oc + 2 * (size_t)kh * kw * oc * NR;
+  return (size_t)g.rows * g.cols * oc + (size_t)kh * kw * oc * NR;
 }
 
 /* One micro-tile: np <= mr pixels (ix0, ix0 + s, ...) x nc <= 4*nv channels of one dx row.
@@ -175,84 +176,66 @@ static const tile_fn tile_x8[5] = {NULL, tile_1x8, tile_2x8, tile_3x8, tile_4x8}
  * row end (rare: only conv1 uses it, whose 112-pixel classes are whole tiles). */
 static void tile_8x4(TILE_ARGS) { tile_body(8, 1, TILE_PASS); }
 
-/* Width of the slice holding channels [cs, cs + 8): 8, or 4 for a last slice of <= 4 channels. */
-static int slice_width(int ic, int cs) { return ic - cs > 4 ? 8 : 4; }
-
-/* Packs channels [c0, c0 + 16) of w [oc][taps][ic] as two slices [taps][oc][width], at slices and
- * slices + slice_floats (the second only if c0 + 8 < ic). Both come from one pass, so every 64-byte
- * line of w is read once; packing 8 channels per pass fetched each line twice, half used each
- * time, which cost layer4 ~0.5 ms a conv with the weights warm and more from DRAM. */
-static void pack_slice_pair(const float *w, int oc, int taps, int ic, int c0, float *slices,
-                            size_t slice_floats) {
-  for (int t = 0; t < taps; t++)
-    for (int o = 0; o < oc; o++)
-      for (int cs = c0; cs < imin(ic, c0 + 2 * NR); cs += NR) {
-        const float *src = w + ((size_t)o * taps + t) * ic + cs;
-        const int sw = slice_width(ic, cs), nc = imin(NR, ic - cs);
-        float *dst = slices + (cs - c0) / NR * slice_floats + ((size_t)t * oc + o) * sw;
-        if (nc == NR) { /* hot path: two vector moves, not a libc call per 32 bytes */
-          wasm_v128_store(dst, wasm_v128_load(src));
-          wasm_v128_store(dst + 4, wasm_v128_load(src + 4));
-        } else { /* last, partial slice: zero the unused lanes (no garbage, no NaN) */
-          for (int i = 0; i < sw; i++) dst[i] = i < nc ? src[i] : 0.0f;
-        }
-      }
-}
-
-/* dx[:][:][cs, cs + nc) from one packed slice, row by row, parity class by class, tile by tile. */
-static void dx_from_slice(const float *dyp, dy_padding g, int oc, const float *slice, int sw,
-                          int kh, int kw, int s, int pad, float *dx, int h, int w_, int ic, int cs,
-                          int nc) {
-  const size_t arow = (size_t)g.cols * oc;
-  const size_t wty = (size_t)s * kw * oc * sw, wtx = (size_t)s * oc * sw;
-  const int mr = 32 / sw; /* pixels per full tile: 4 (8 channels) or 8 (4 channels) */
-  for (int iy = 0; iy < h; iy++) {
-    const int ky0 = (iy + pad) % s, nty = ky0 < kh ? (kh - 1 - ky0) / s + 1 : 0;
-    const int oy0 = (iy + pad - ky0) / s;
-    for (int ix0 = 0; ix0 < imin(s, w_); ix0++) { /* parity class ix0, ix0 + s, ... */
-      const int kx0 = (ix0 + pad) % s, ntx = kx0 < kw ? (kw - 1 - kx0) / s + 1 : 0;
-      const int npx = (w_ - ix0 + s - 1) / s;
-      /* a class no tap reaches (e.g. odd pixels of a 1x1/2 conv) still gets its zeros stored */
-      const float *wt = nty && ntx ? slice + ((size_t)ky0 * kw + kx0) * oc * sw : slice;
-      for (int t = 0; t < npx; t += mr) {
-        const int ix = ix0 + t * s, ox0 = (ix + pad - kx0) / s, np = imin(mr, npx - t);
-        const float *a = dyp + (oy0 + g.top) * arow + (size_t)(ox0 + g.left) * oc;
-        float *d = dx + ((size_t)iy * w_ + ix) * ic + cs;
-        (sw == 8 ? tile_x8[np] : tile_8x4)(a, arow, oc, wt, wty, wtx, nty, ntx, d,
-                                           (size_t)s * ic, np, nc);
-      }
-    }
-  }
-}
-
 void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
                              const float *w, int kh, int kw, int ic, int stride, int pad,
                              float *dx, int h, int w_, float *scratch) {
-  const dy_padding g = padding_for(oh, ow, kh, kw, stride, pad, h, w_);
+  const int s = stride;
+  const dy_padding g = padding_for(oh, ow, kh, kw, s, pad, h, w_);
   float *owned = NULL;
   if (!scratch) {
-    owned = malloc(gc_conv2d_backward_data_scratch(oh, ow, oc, kh, kw, ic, stride, pad, h, w_) *
+    owned = malloc(gc_conv2d_backward_data_scratch(oh, ow, oc, kh, kw, ic, s, pad, h, w_) *
                    sizeof *owned);
     if (!owned) {
-      gc_conv2d_backward_data_ref(dy, oh, ow, oc, w, kh, kw, ic, stride, pad, dx, h, w_, NULL);
+      gc_conv2d_backward_data_ref(dy, oh, ow, oc, w, kh, kw, ic, s, pad, dx, h, w_, NULL);
       return;
     }
     scratch = owned;
   }
-  const size_t arow = (size_t)g.cols * oc, slice_floats = (size_t)kh * kw * oc * NR;
-  float *dyp = scratch;                           /* [rows][cols][oc]                   */
-  float *slices = scratch + (size_t)g.rows * arow; /* 2 x [kh][kw][oc][8 or 4]            */
+  float *dyp = scratch;                                            /* [rows][cols][oc] */
+  float *slice = scratch + (size_t)g.rows * g.cols * oc;           /* [kh][kw][oc][NR] */
+  const size_t arow = (size_t)g.cols * oc;
 
   memset(dyp, 0, (size_t)g.rows * arow * sizeof *dyp);
   for (int oy = 0; oy < oh; oy++)
     memcpy(dyp + (oy + g.top) * arow + (size_t)g.left * oc, dy + (size_t)oy * ow * oc,
            (size_t)ow * oc * sizeof *dy);
 
-  for (int c0 = 0; c0 < ic; c0 += 2 * NR) {
-    pack_slice_pair(w, oc, kh * kw, ic, c0, slices, slice_floats);
-    for (int cs = c0; cs < imin(ic, c0 + 2 * NR); cs += NR)
-      dx_from_slice(dyp, g, oc, slices + (cs - c0) / NR * slice_floats, slice_width(ic, cs), kh,
-                    kw, stride, pad, dx, h, w_, ic, cs, imin(NR, ic - cs));
+  for (int c0 = 0; c0 < ic; c0 += NR) {
+    const int nc = imin(NR, ic - c0);
+    const int sw = nc > 4 ? 8 : 4; /* slice width: 8, or 4 for a last slice of <= 4 channels */
+    const int mr = 32 / sw;        /* pixels per tile, 4 or 8 */
+    for (int ky = 0; ky < kh; ky++)
+      for (int kx = 0; kx < kw; kx++)
+        for (int o = 0; o < oc; o++) {
+          float *dst = slice + (((size_t)ky * kw + kx) * oc + o) * sw;
+          const float *src = w + (((size_t)o * kh + ky) * kw + kx) * ic + c0;
+          if (nc == NR) { /* hot path: two vector moves, not a libc call per 32 bytes */
+            wasm_v128_store(dst, wasm_v128_load(src));
+            wasm_v128_store(dst + 4, wasm_v128_load(src + 4));
+          } else { /* last, partial slice: zero the unused lanes (no garbage, no NaN) */
+            for (int i = 0; i < sw; i++) dst[i] = i < nc ? src[i] : 0.0f;
+          }
+        }
+
+    for (int iy = 0; iy < h; iy++) {
+      const int ky0 = (iy + pad) % s, nty = ky0 < kh ? (kh - 1 - ky0) / s + 1 : 0;
+      const int oy0 = (iy + pad - ky0) / s;
+      for (int ix0 = 0; ix0 < imin(s, w_); ix0++) { /* parity class ix0, ix0 + s, ... */
+        const int kx0 = (ix0 + pad) % s, ntx = kx0 < kw ? (kw - 1 - kx0) / s + 1 : 0;
+        const int npx = (w_ - ix0 + s - 1) / s;
+        /* a class no tap reaches (e.g. odd pixels of a 1x1/2 conv) still gets its zeros stored */
+        const float *wt = nty && ntx ? slice + ((size_t)ky0 * kw + kx0) * oc * sw : slice;
+        const size_t wty = (size_t)s * kw * oc * sw, wtx = (size_t)s * oc * sw;
+        for (int t = 0; t < npx; t += mr) {
+          const int ix = ix0 + t * s, ox0 = (ix + pad - kx0) / s;
+          const float *a = dyp + (oy0 + g.top) * arow + (size_t)(ox0 + g.left) * oc;
+          float *d = dx + ((size_t)iy * w_ + ix) * ic + c0;
+          const int np = imin(mr, npx - t);
+          (sw == 8 ? tile_x8[np] : tile_8x4)(a, arow, oc, wt, wty, wtx, nty, ntx, d,
+                                             (size_t)s * ic, np, nc);
+        }
+      }
+    }
   }
   free(owned);
 }

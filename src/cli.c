@@ -346,9 +346,10 @@ static int classify(gc_ctx *g, const opts *o, const labels *L) {
   return rc;
 }
 
-/* Output path: the explicit option for one image, else D/<image stem>.<suffix> with --out-dir. */
+/* Output path: the explicit option for one image, else D/<image stem>.<suffix> with --out-dir, which
+ * writes overlay, heatmap, panel and CAM for every image (the gradient only if --grad was given). */
 static const char *out_path(char *buf, size_t n, const opts *o, const char *explicit_path, int i, const char *suffix) {
-  if (!o->out_dir) return explicit_path;
+  if (!o->out_dir || (!explicit_path && !strcmp(suffix, "grad.npy"))) return explicit_path;
   const char *base = strrchr(o->images[i], '/');
   base = base ? base + 1 : o->images[i];
   const char *dot = strrchr(base, '.');

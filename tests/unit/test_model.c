@@ -414,9 +414,9 @@ static void test_model_errors(void) {
   expect_fail_set("conv bias", &s, "conv1.bias: unexpected tensor");
   s = base;
   for (int i = 0; i < s.n; i++) {
-    char n[sizeof s.t[i].name + 8];
-    snprintf(n, sizeof n, "module.%s", s.t[i].name); /* every torchvision name is < 56 chars */
-    snprintf(s.t[i].name, sizeof s.t[i].name, "%s", n);
+    size_t l = strlen(s.t[i].name); /* every torchvision name is < 56 chars: "module." fits */
+    memmove(s.t[i].name + 7, s.t[i].name, l + 1);
+    memcpy(s.t[i].name, "module.", 7);
   }
   expect_fail_set("DataParallel prefix", &s, "module.conv1.weight: unexpected tensor");
   s = base, s.t[s.n] = *find(&s, "bn1.bias"), s.n++;

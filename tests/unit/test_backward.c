@@ -207,7 +207,8 @@ static void test_conv_fd(conv_shape c) {
     const int guard_ok = run_conv_bwd(v[i].f, &c, dy, w, dx, v[i].own);
     const double e = rel_err(dx, g, nx);
     check(guard_ok && e < 1e-4, "conv fd %dx%d/%d pad %d, %dx%d, %d->%d [%s]: rel err %.1e%s",
-          c.k, c.k, c.s, c.p, c.h, c.w, c.ic, c.oc, v[i].name, e, guard_ok ? "" : ", SCRATCH OVERRUN");
+          c.k, c.k, c.s, c.p, c.h, c.w, c.ic, c.oc, v[i].name, e,
+          guard_ok ? "" : ", SCRATCH OVERRUN");
   }
   free(xd), free(wd), free(dyd), free(g), free(y), free(x), free(w), free(dy), free(dx);
 }
@@ -221,7 +222,8 @@ typedef struct {
 static double pool_loss(const double *x, const void *vc) {
   const pool_ctx *t = vc;
   maxpool_fwd(x, t->h, t->w, t->c, t->k, t->s, t->p, t->y);
-  return dot(t->dy, t->y, (size_t)out_size(t->h, t->k, t->s, t->p) * out_size(t->w, t->k, t->s, t->p) * t->c);
+  const int oh = out_size(t->h, t->k, t->s, t->p), ow = out_size(t->w, t->k, t->s, t->p);
+  return dot(t->dy, t->y, (size_t)oh * ow * t->c);
 }
 
 static void test_maxpool_fd(int h, int w, int c, int k, int s, int p) {
@@ -355,7 +357,7 @@ typedef struct {
 
 static double chain_loss(const double *x, const void *vc) {
   const chain_ctx *t = vc;
-  const int h = out_size(t->a.h, t->a.k, t->a.s, t->a.p), w = out_size(t->a.w, t->a.k, t->a.s, t->a.p);
+  const int h = out_size(t->a.h, 3, t->a.s, 1), w = out_size(t->a.w, 3, t->a.s, 1);
   const size_t n = (size_t)h * w * t->a.oc;
   conv_fwd(&t->a, x, t->wa, t->ba, t->y1);
   relu_fwd(t->y1, n);
@@ -375,7 +377,8 @@ static double chain_loss(const double *x, const void *vc) {
 /* Smallest |pre-activation| of the two ReLUs at x: a perturbation of eps moves them by at most
  * ~eps * (9*c + 1) (weights in [-1, 1]), so the differences see no kink if this is above 1e-3. */
 static double chain_margin(const chain_ctx *t, const double *x) {
-  const size_t n = (size_t)out_size(t->a.h, 3, t->a.s, 1) * out_size(t->a.w, 3, t->a.s, 1) * t->a.oc;
+  const int h = out_size(t->a.h, 3, t->a.s, 1), w = out_size(t->a.w, 3, t->a.s, 1);
+  const size_t n = (size_t)h * w * t->a.oc;
   conv_fwd(&t->a, x, t->wa, t->ba, t->y1);
   double m = min_abs(t->y1, n);
   relu_fwd(t->y1, n);
@@ -390,7 +393,8 @@ static void test_chain(int h, int w, int c_in, int c, int s) {
   const size_t nx = (size_t)h * w * c_in, n = (size_t)oh * ow * c;
   chain_ctx t = {{h, w, c_in, c, 3, s, 1}, {oh, ow, c, c, 3, 1, 1},
                  {h, w, c_in, s > 1 ? c : 0, 1, s, 0}, 0, 0, 0, 0, 0, 0, classes, cls,
-                 malloc(n * sizeof(double)), malloc(n * sizeof(double)), malloc(n * sizeof(double))};
+                 malloc(n * sizeof(double)), malloc(n * sizeof(double)),
+                 malloc(n * sizeof(double))};
   double *xd, *wad, *bad, *wbd, *bbd, *wdd, *fcd, *g = malloc(nx * sizeof *g), margin;
   float *x, *wa, *ba, *wb, *bb, *wd, *fc;
   for (int draw = 0;; draw++) { /* redraw (deterministically) until no ReLU input is near 0 */
@@ -440,7 +444,8 @@ static void test_simd_vs_ref(const char *name, conv_shape c) {
   const int oh = out_size(c.h, c.k, c.s, c.p), ow = out_size(c.w, c.k, c.s, c.p);
   const size_t nx = (size_t)c.h * c.w * c.ic;
   /* weights first: layer4's 9.4 MB must fit the default 16 MB wasm memory with the rest */
-  float *w = rand_f((size_t)c.oc * c.k * c.k * c.ic, NULL), *dy = rand_f((size_t)oh * ow * c.oc, NULL);
+  float *w = rand_f((size_t)c.oc * c.k * c.k * c.ic, NULL);
+  float *dy = rand_f((size_t)oh * ow * c.oc, NULL);
   float *ref = malloc(nx * sizeof *ref), *fast = malloc(nx * sizeof *fast);
   if (!w || !dy || !ref || !fast) {
     check(0, "simd vs ref %s: out of memory", name);
@@ -449,7 +454,8 @@ static void test_simd_vs_ref(const char *name, conv_shape c) {
     const int guard_ok = run_conv_bwd(gc_conv2d_backward_data, &c, dy, w, fast, 0);
     double *refd = to_double(ref, nx);
     const double e = rel_err(fast, refd, nx);
-    check(guard_ok && e <= 1e-5, "simd vs ref %-28s %3dx%-3d %dx%d/%d pad %d %3d->%-3d: rel err %.1e%s",
+    check(guard_ok && e <= 1e-5,
+          "simd vs ref %-28s %3dx%-3d %dx%d/%d pad %d %3d->%-3d: rel err %.1e%s",
           name, c.h, c.w, c.k, c.k, c.s, c.p, c.ic, c.oc, e, guard_ok ? "" : ", SCRATCH OVERRUN");
     free(refd);
   }

@@ -33,19 +33,7 @@ static void *track_realloc(void *p, size_t n) {
  * Harness
  * --------------------------------------------------------------------------------------------- */
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
+#include "check.h"
 
 static int is_zeroed(const gc_image *img) { return img->w == 0 && img->h == 0 && !img->rgb; }
 
@@ -383,6 +371,5 @@ int main(void) {
   test_from_rgba();
   test_resize();
   test_to_tensor();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return check_report();
 }

@@ -12,19 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                                     \
-  do {                                                                                                       \
-    if (cond) {                                                                                              \
-      passed++;                                                                                              \
-    } else {                                                                                                 \
-      failed++;                                                                                              \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                            \
-      printf(__VA_ARGS__);                                                                                   \
-      printf("\n");                                                                                          \
-    }                                                                                                        \
-  } while (0)
+#include "check.h"
 
 /* ---- reference data ---- */
 
@@ -577,6 +565,5 @@ int main(void) {
   test_load("F32, 8 classes, with num_batches_tracked", 8, "F32", 1, 0);
   test_load("F16, 1000 classes", 1000, "F16", 0, 0);
   test_load("mixed F32/F16, 8 classes", 8, "F16", 1, 1);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return check_report();
 }

@@ -21,19 +21,7 @@
  * Harness
  * --------------------------------------------------------------------------------------------- */
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
+#include "check.h"
 
 /* ---------------------------------------------------------------------------------------------
  * JET and heatmap
@@ -246,6 +234,5 @@ int main(void) {
   test_cam_resize();
   test_caption();
   test_panel();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return check_report();
 }

@@ -15,8 +15,7 @@
 #include <xnnpack/igemm.h>
 #include <xnnpack/operator.h>
 
-static int passed, failed;
-#define CHECK(c, ...) do { if (c) passed++; else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "../unit/check.h"
 
 typedef struct { const char *name; const void *fn; } kernel;
 #define K(f) {#f, (const void *)f}
@@ -112,6 +111,5 @@ int main(void) {
   check_conv("layer2.0 down 1x1/2", 28, 64, 128, 1, 2, 0, 0);
   check_conv("layer3 3x3 256->256", 14, 256, 256, 3, 1, 1, 0);
   check_conv("layer4 3x3 512->512 relu", 7, 512, 512, 3, 1, 1, 1);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return check_report();
 }

@@ -139,7 +139,8 @@ tile_body(const int mr, const int nv, const float *a, size_t arow, int oc, const
         for (int v = 0; v < nv; v++) wv[v] = wasm_v128_load(wp + 4 * v);
         for (int p = 0; p < mr; p++) {
           const v128_t x = wasm_v128_load32_splat(ap + (size_t)p * oc);
-          for (int v = 0; v < nv; v++) acc[p][v] = wasm_f32x4_add(acc[p][v], wasm_f32x4_mul(x, wv[v]));
+          for (int v = 0; v < nv; v++)
+            acc[p][v] = wasm_f32x4_add(acc[p][v], wasm_f32x4_mul(x, wv[v]));
         }
       }
     }

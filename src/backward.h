@@ -23,9 +23,9 @@
 
 /* ---- convolution, data gradient ----------------------------------------------------------- */
 
-/* dx[iy][ix][ic] = sum over (oy,ox,oc,ky,kx) with iy = oy*stride + ky - pad, ix = ox*stride + kx - pad
- * of dy[oy][ox][oc] * w[oc][ky][kx][ic]: the transposed convolution, i.e. the input gradient of a
- * convolution without dilation/groups.
+/* dx[iy][ix][ic] = sum over (oy,ox,oc,ky,kx) with iy = oy*stride + ky - pad and
+ * ix = ox*stride + kx - pad of dy[oy][ox][oc] * w[oc][ky][kx][ic]: the transposed convolution,
+ * i.e. the input gradient of a convolution without dilation/groups.
  *   dy: [oh][ow][oc]   w: [oc][kh][kw][ic] (OHWI)   dx: [h][w_][ic], overwritten
  * scratch: gc_conv2d_backward_data_scratch(...) floats, or NULL (then the kernel mallocs and frees
  * that much itself; if that malloc fails it falls back to the reference, which needs none).

@@ -19,24 +19,13 @@
  * failure. */
 #include "../../src/backward.c"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 
 /* ============================================================================================
  * Harness
  * ============================================================================================ */
-static int n_passed, n_failed;
-
-static void check(int ok, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  printf("%s ", ok ? "ok  " : "FAIL");
-  vprintf(fmt, ap);
-  printf("\n");
-  va_end(ap);
-  ok ? n_passed++ : n_failed++;
-}
+#include "check.h"
 
 static uint64_t rng = 0x243F6A8885A308D3ull;
 static double urand(void) { /* splitmix64, uniform in [0, 1) */
@@ -206,7 +195,7 @@ static void test_conv_fd(conv_shape c) {
   for (int i = 0; i < 3; i++) {
     const int guard_ok = run_conv_bwd(v[i].f, &c, dy, w, dx, v[i].own);
     const double e = rel_err(dx, g, nx);
-    check(guard_ok && e < 1e-4, "conv fd %dx%d/%d pad %d, %dx%d, %d->%d [%s]: rel err %.1e%s",
+    CHECK(guard_ok && e < 1e-4, "conv fd %dx%d/%d pad %d, %dx%d, %d->%d [%s]: rel err %.1e%s",
           c.k, c.k, c.s, c.p, c.h, c.w, c.ic, c.oc, v[i].name, e,
           guard_ok ? "" : ", SCRATCH OVERRUN");
   }
@@ -243,7 +232,7 @@ static void test_maxpool_fd(int h, int w, int c, int k, int s, int p) {
   fd_grad(pool_loss, &t, xd, nx, g);
   gc_maxpool2d_backward(dy, oh, ow, x, h, w, c, k, s, p, dx);
   const double e = rel_err(dx, g, nx);
-  check(e < 1e-4, "maxpool fd %dx%d/%d pad %d, %dx%dx%d: rel err %.1e", k, k, s, p, h, w, c, e);
+  CHECK(e < 1e-4, "maxpool fd %dx%d/%d pad %d, %dx%dx%d: rel err %.1e", k, k, s, p, h, w, c, e);
   free(x), free(dx), free(xd), free(dyd), free(g), free(y), free(dy);
 }
 
@@ -289,19 +278,19 @@ static void test_small_ops_fd(void) {
   for (size_t i = 0; i < nx; i++) yf[i] = x[i] > 0 ? x[i] : 0, dx[i] = dy[i];
   gc_relu_backward(dx, yf, nx);
   double e = rel_err(dx, g, nx);
-  check(e < 1e-4, "relu fd, %zu elements: rel err %.1e", nx, e);
+  CHECK(e < 1e-4, "relu fd, %zu elements: rel err %.1e", nx, e);
 
   t.kind = 1;
   fd_grad(small_loss, &t, xd, nx, g);
   gc_avgpool_backward(dy, H, W, C, dx);
   e = rel_err(dx, g, nx);
-  check(e < 1e-4, "avgpool fd, %dx%dx%d: rel err %.1e", H, W, C, e);
+  CHECK(e < 1e-4, "avgpool fd, %dx%dx%d: rel err %.1e", H, W, C, e);
 
   t.kind = 2, t.h = t.w = 1;
   fd_grad(small_loss, &t, xd, C, g);
   gc_fc_backward(dy, Wf, N, C, dx);
   e = rel_err(dx, g, C);
-  check(e < 1e-4, "fc fd, %d x %d: rel err %.1e", N, C, e);
+  CHECK(e < 1e-4, "fc fd, %d x %d: rel err %.1e", N, C, e);
 
   t.kind = 3, t.h = H, t.w = W;
   fd_grad(small_loss, &t, xd, nx, g); /* d<dy, x + b>/dx = dy, added onto an existing gradient */
@@ -309,7 +298,7 @@ static void test_small_ops_fd(void) {
   for (size_t i = 0; i < nx; i++) dx[i] = b[i], want[i] = g[i] + b[i];
   gc_add_inplace(dx, dy, nx);
   e = rel_err(dx, want, nx);
-  check(e < 1e-4, "add fd (acc += g), %zu elements: rel err %.1e", nx, e);
+  CHECK(e < 1e-4, "add fd (acc += g), %zu elements: rel err %.1e", nx, e);
   free(want), free(x), free(dy), free(Wf), free(b), free(xd), free(dyd), free(Wd), free(bd);
 }
 
@@ -329,7 +318,7 @@ static void test_maxpool_ties(void) {
   gc_maxpool2d_backward(dy, OH, OW, x, H, W, C, K, S, P, dx);
   int same = 1;
   for (int i = 0; i < H * W * C; i++) same &= dx[i] == want[i];
-  check(same, "maxpool ties: constant input, the first pixel of each window gets the gradient");
+  CHECK(same, "maxpool ties: constant input, the first pixel of each window gets the gradient");
 
   /* 5x5x1, 3x3/2 pad 1, NaN at (1,1) and (2,2): windows (0,0), (0,1), (1,0) hold only the first,
    * window (1,1) holds both and PyTorch picks the later one in scan order. */
@@ -337,7 +326,7 @@ static void test_maxpool_ties(void) {
   for (int i = 0; i < 25; i++) xn[i] = (float)i;
   xn[1 * 5 + 1] = NAN, xn[2 * 5 + 2] = NAN;
   gc_maxpool2d_backward(g, 3, 3, xn, 5, 5, 1, 3, 2, 1, dxn);
-  check(dxn[6] == 1 + 2 + 8 && dxn[12] == 16 && dxn[24] == 256,
+  CHECK(dxn[6] == 1 + 2 + 8 && dxn[12] == 16 && dxn[24] == 256,
         "maxpool NaN: NaN beats numbers, last NaN of a window wins (dx = %g, %g, %g)", dxn[6],
         dxn[12], dxn[24]);
   free(dy);
@@ -428,7 +417,7 @@ static void test_chain(int h, int w, int c_in, int c, int s) {
     gc_add_inplace(dx, g2, nx);
   }
   const double e = rel_err(dx, g, nx);
-  check(e < 1e-4 && margin > 1e-3,
+  CHECK(e < 1e-4 && margin > 1e-3,
         "chain fd: block %dx%dx%d -> %d stride %d (%s shortcut), avgpool, fc: rel err %.1e, "
         "relu margin %.1e", h, w, c_in, c, s, t.d.oc ? "1x1 conv" : "identity", e, margin);
   free(t.y1), free(t.y2), free(t.sc), free(g), free(xd), free(wad), free(bad), free(wbd);
@@ -448,13 +437,13 @@ static void test_simd_vs_ref(const char *name, conv_shape c) {
   float *dy = rand_f((size_t)oh * ow * c.oc, NULL);
   float *ref = malloc(nx * sizeof *ref), *fast = malloc(nx * sizeof *fast);
   if (!w || !dy || !ref || !fast) {
-    check(0, "simd vs ref %s: out of memory", name);
+    CHECK(0, "simd vs ref %s: out of memory", name);
   } else {
     gc_conv2d_backward_data_ref(dy, oh, ow, c.oc, w, c.k, c.k, c.ic, c.s, c.p, ref, c.h, c.w, NULL);
     const int guard_ok = run_conv_bwd(gc_conv2d_backward_data, &c, dy, w, fast, 0);
     double *refd = to_double(ref, nx);
     const double e = rel_err(fast, refd, nx);
-    check(guard_ok && e <= 1e-5,
+    CHECK(guard_ok && e <= 1e-5,
           "simd vs ref %-28s %3dx%-3d %dx%d/%d pad %d %3d->%-3d: rel err %.1e%s",
           name, c.h, c.w, c.k, c.k, c.s, c.p, c.ic, c.oc, e, guard_ok ? "" : ", SCRATCH OVERRUN");
     free(refd);
@@ -519,6 +508,5 @@ int main(void) {
 #else
   printf("(SIMD vs reference checks skipped: not a wasm SIMD build)\n");
 #endif
-  printf("%d passed, %d failed\n", n_passed, n_failed);
-  return n_failed != 0;
+  return check_report();
 }

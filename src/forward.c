@@ -187,11 +187,12 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
 
 /* ---- run ----------------------------------------------------------------------------------------- */
 
-int gc_net_forward(gc_net *net, char *err, size_t errlen) {
+int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen) {
   if (!net->in_h) return ERR("network not shaped for an input (gc_net_reshape first)");
-  int bad = !XOK(xnn_run_operator(net->op_stem, net->pool)) || !XOK(xnn_run_operator(net->op_relu, net->pool)) ||
-            !XOK(xnn_run_operator(net->op_pool, net->pool));
-  for (int b = 0; b < 8 && !bad; b++) {
+  int bad = first_block < 0 && (!XOK(xnn_run_operator(net->op_stem, net->pool)) ||
+                                !XOK(xnn_run_operator(net->op_relu, net->pool)) ||
+                                !XOK(xnn_run_operator(net->op_pool, net->pool)));
+  for (int b = first_block < 0 ? 0 : first_block; b < 8 && !bad; b++) {
     bad = !XOK(xnn_run_operator(net->op_conv[b][0], net->pool)) || !XOK(xnn_run_operator(net->op_conv[b][1], net->pool)) ||
           (net->op_conv[b][2] && !XOK(xnn_run_operator(net->op_conv[b][2], net->pool))) ||
           !XOK(xnn_run_operator(net->op_add[b], net->pool)) || !XOK(xnn_run_operator(net->op_clamp[b], net->pool));
@@ -199,3 +200,5 @@ int gc_net_forward(gc_net *net, char *err, size_t errlen) {
   bad = bad || !XOK(xnn_run_operator(net->op_gap, net->pool)) || !XOK(xnn_run_operator(net->op_fc, net->pool));
   return bad ? ERR("XNNPACK failed while running the forward pass") : 0;
 }
+
+int gc_net_forward(gc_net *net, char *err, size_t errlen) { return gc_net_forward_from(net, -1, err, errlen); }

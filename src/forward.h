@@ -47,6 +47,10 @@ int gc_net_create(gc_net *net, const gc_model *m, struct pthreadpool *pool, char
 int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen);
 /* Run the forward pass on net->x.data (filled by the caller). 0 or -1 with err. */
 int gc_net_forward(gc_net *net, char *err, size_t errlen);
+/* Re-run the forward pass from block first_block (0..7, layer1.0..layer4.1) on, taking the current
+ * contents of blk[first_block].in as its input (-1: from net->x, the whole pass). For checks that
+ * perturb an intermediate activation, like the finite-difference test of the backward pass. */
+int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen);
 void gc_net_destroy(gc_net *net);
 
 #endif

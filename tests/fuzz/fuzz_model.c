@@ -1,6 +1,6 @@
 /* fuzz_model.c: libFuzzer target for gc_model_load (safetensors parsing and ResNet-18 checks).
  *
- *   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -I src \
+ *   scripts/fuzz model 60        (or by hand:) clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -I src \
  *         tests/fuzz/fuzz_model.c src/model.c src/safetensors.c -lm -o fuzz_model
  *   ./fuzz_model -max_total_time=60 CORPUS_DIR
  */

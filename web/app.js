@@ -1,0 +1,476 @@
+// app.js: the page (index.html). Wires the controls to one GradCam instance (gradcam.js) at a time.
+//
+// The original-image canvas is the page's copy of the current image: every explanation is computed
+// from its pixels (sent to the worker, which keeps them), so switching model, class, layer, opacity or
+// input size never needs the file again. Failures land in the banner; the previous model and image
+// stay in place, so the page is usable afterwards.
+//
+// URL parameters (same-origin paths only; the CSP refuses anything else):
+//   ?model=path/to/weights.safetensors|.pth&labels=path/to/labels.txt&multilabel=0|1
+//   ?threads=N   threads of the threaded engine (1: the plain engine); default one per core
+import { createGradCam, fetchBytes, LAYERS, MODEL_CACHE, parseLabels, simdSupported, toImageData } from './gradcam.js';
+
+const $ = (id) => document.getElementById(id);
+const BUILTIN = {
+  shapes: { model: 'models/shapes/resnet18-shapes.safetensors', labels: 'models/shapes/labels.txt', name: 'Shapes' },
+  imagenet: { model: 'models/imagenet/resnet18-imagenet.safetensors', labels: 'models/imagenet/labels.txt', name: 'ImageNet' },
+};
+const SAMPLES = [
+  { src: 'samples/shapes-1.png', alt: 'Generated scene with shapes (1)' },
+  { src: 'samples/shapes-2.png', alt: 'Generated scene with shapes (2)' },
+  { src: 'samples/shapes-3.png', alt: 'Generated scene with shapes (3)' },
+  { src: 'samples/both.png', alt: 'A dog and a cat' },
+  { src: 'samples/dogs.png', alt: 'Six dogs on a lawn' },
+  { src: 'samples/horses.jpg', alt: 'Horses' },
+];
+
+const state = {
+  gc: null,            // the GradCam instance
+  labels: [],          // names shown (own labels file, else the model's)
+  ownLabels: null,     // labels file (File) for "your own" model
+  ownFile: null,       // weights file of "your own" model
+  hasImage: false,
+  classIndex: -1,      // -1: explain the top-1 class
+  probs: null,         // Float32Array of the last classification
+  top: [],
+  webcam: null,        // {stream, video, frames, t0} while running
+  explained: 0,
+};
+
+// ---- status and errors --------------------------------------------------------------------------------
+
+function showError(e) {
+  const msg = String((e && e.message) || e).split('\n')[0];
+  $('banner-text').textContent = msg;
+  $('banner').hidden = false;
+  document.body.dataset.errors = String(Number(document.body.dataset.errors || 0) + 1);
+  console.warn('gradcam:', msg);
+}
+const clearError = () => { $('banner').hidden = true; };
+$('banner-close').addEventListener('click', clearError);
+
+// Run an async UI action; any failure becomes the banner.
+const guard = (fn) => async (...a) => {
+  try {
+    await fn(...a);
+  } catch (e) {
+    showError(e);
+  }
+};
+
+function setBusy(what) {
+  document.body.dataset.busy = what ? '1' : '';
+  document.body.setAttribute('aria-busy', what ? 'true' : 'false');
+}
+
+const mb = (n) => (n / 1048576).toFixed(1);
+
+// ---- model --------------------------------------------------------------------------------------------
+
+let modelSeq = 0;
+async function loadModel(args) {
+  const { model, labels, multilabel, label } = args;
+  const seq = ++modelSeq;
+  const bar = $('model-progress'), status = $('model-status');
+  bar.removeAttribute('value'); // indeterminate until the size is known
+  status.textContent = `loading ${label}…`;
+  document.body.dataset.modelReady = '';
+  const size = Number($('input-size').value);
+  let gc;
+  try {
+    gc = await createGradCam({
+      model, multilabel, inputSize: [size, size], threads: Number(new URLSearchParams(location.search).get('threads')) || undefined,
+      onProgress: (loaded, total, cached) => {
+        if (seq !== modelSeq) return;
+        if (total) { bar.max = total; bar.value = loaded; }
+        status.textContent = cached ? `${label}: ${mb(loaded)} MB from the cache` : `${label}: ${mb(loaded)} / ${total ? mb(total) : '?'} MB`;
+      },
+    });
+  } catch (e) {
+    if (seq === modelSeq) {
+      bar.value = 0;
+      status.textContent = state.gc ? `${label} failed; still using ${state.modelArgs.label}` : 'no model loaded';
+      document.body.dataset.modelReady = state.gc ? '1' : '';
+    }
+    throw new Error(`${label}: ${e.message}`);
+  }
+  if (seq !== modelSeq) { gc.dispose(); return; } // a newer choice won
+  state.gc?.dispose();
+  state.gc = gc;
+  state.modelArgs = args; // to start the engine again if its worker ever dies
+  let names = gc.labels;
+  if (labels) {
+    try {
+      names = labels instanceof Blob ? parseLabels(await labels.text()) : parseLabels(new TextDecoder().decode(await fetchBytes(labels, { cache: false })));
+    } catch (e) {
+      showError(`labels: ${e.message}`);
+    }
+  }
+  setLabels(names);
+  bar.max = 1; bar.value = 1;
+  status.textContent = `${label}: ready, ${gc.numClasses} classes${gc.engine.includes('-mt') ? ' (threaded engine)' : ''}`;
+  document.body.dataset.modelReady = '1';
+  state.classIndex = -1;
+  if (state.hasImage) await explainFromCanvas();
+}
+
+function setLabels(names) {
+  const n = state.gc ? state.gc.numClasses : names.length;
+  if (names.length !== n) {
+    showError(`the labels list has ${names.length} names but the model has ${n} classes: showing class numbers`);
+    names = Array.from({ length: n }, (_, i) => `class ${i}`);
+  }
+  state.labels = names;
+  const dl = $('class-names');
+  dl.replaceChildren(...names.map((s, i) => Object.assign(document.createElement('option'), { value: `${i}: ${s}` })));
+  renderTop();
+}
+
+async function loadChosenModel() {
+  const v = $('model-select').value;
+  $('own-model').hidden = v !== 'own';
+  if (v === 'own') {
+    const f = state.ownFile || $('model-file').files[0];
+    if (f) await loadOwn(f);
+    return;
+  }
+  const b = BUILTIN[v];
+  // multilabel undefined: the engine reads the head (sigmoid or softmax) from the file's metadata
+  await loadModel({ model: b.model, labels: b.labels, label: `${b.name} model` });
+}
+
+async function loadOwn(file) {
+  state.ownFile = file; // picked or dropped: kept for the multi-label switch
+  $('model-select').value = 'own';
+  $('own-model').hidden = false;
+  await loadModel({ model: file, labels: state.ownLabels, multilabel: $('multilabel').checked, label: file.name });
+}
+
+// Is the ImageNet model there (served, or cached from an earlier visit)?
+async function probeImagenet() {
+  const url = new URL(BUILTIN.imagenet.model, document.baseURI).href;
+  let ok = false;
+  try {
+    ok = (await fetch(url, { method: 'HEAD' })).ok;
+  } catch { /* offline */ }
+  if (!ok && typeof caches === 'object') ok = !!(await caches.match(url).catch(() => null));
+  const opt = $('model-select').querySelector('option[value=imagenet]');
+  opt.hidden = opt.disabled = !ok;
+}
+
+// ---- images -------------------------------------------------------------------------------------------
+
+async function useImage(src) {
+  if (!state.gc) throw new Error('no model loaded yet: wait for it, or choose one above');
+  const d = await toImageData(src);
+  const c = $('original');
+  c.width = d.width; c.height = d.height;
+  c.getContext('2d').putImageData(d, 0, 0);
+  state.hasImage = true;
+  if (!state.webcam) state.classIndex = -1; // a new picture: start from its top-1 class
+  await explain(d);
+}
+
+function explainFromCanvas() {
+  const c = $('original');
+  return explain(c.getContext('2d', { willReadFrequently: true }).getImageData(0, 0, c.width, c.height));
+}
+
+// Requests are chained: a control moved while the worker is busy waits for it, and only the most
+// recent pending request runs (older ones would be drawn over anyway).
+let running = null, queued = null;
+function explain(imageData = null) {
+  return new Promise((resolve, reject) => {
+    if (queued) queued.resolve(); // superseded
+    queued = { imageData: imageData || queued?.imageData || null, resolve, reject };
+    if (!running) running = drain();
+  });
+}
+async function drain() {
+  while (queued) {
+    const job = queued;
+    queued = null;
+    setBusy(true);
+    try {
+      await explainNow(job.imageData);
+      job.resolve();
+    } catch (e) {
+      job.reject(e);
+      if (state.gc?.dead && state.modelArgs) { // the worker crashed: a fresh one, same model and image
+        showError(`${e.message} — restarting the engine`);
+        loadModel(state.modelArgs).catch(showError);
+      }
+    }
+  }
+  setBusy(false);
+  running = null;
+}
+
+async function explainNow(imageData) {
+  const gc = state.gc;
+  if (!gc || !state.hasImage) return;
+  const r = await gc.explain(imageData, {
+    classIndex: state.classIndex, layer: $('layer').value, alpha: 1 - Number($('opacity').value) / 100,
+  });
+  if (gc !== state.gc) return;
+  state.top = r.top;
+  state.probs = r.probs;
+  for (const [id, img] of [['overlay', r.overlay], ['heatmap', r.heatmap]]) {
+    const c = $(id);
+    c.width = img.width; c.height = img.height;
+    c.getContext('2d').putImageData(img, 0, 0);
+  }
+  state.last = r;
+  const name = state.labels[r.classIndex] ?? `class ${r.classIndex}`;
+  $('caption').textContent = `${name}  ${(100 * r.prob).toFixed(1)}%  ${r.layer}`;
+  const t = r.timings;
+  $('timings').textContent = `forward ${t.forward.toFixed(1)} ms · backward ${t.backward.toFixed(1)} ms · render ${(t.cam + t.render).toFixed(1)} ms`;
+  $('dl-overlay').disabled = $('dl-panel').disabled = false;
+  renderTop(r.classIndex);
+  clearError();
+  document.body.dataset.explained = String(++state.explained);
+}
+
+function renderTop(explainedIndex = state.last?.classIndex) {
+  const box = $('top5-list');
+  if (!state.top.length) return;
+  // Rebuilt on every result: keep the keyboard focus on the same class, or arrow keys stop working.
+  const focused = box.contains(document.activeElement) ? document.activeElement.value : null;
+  const items = state.top.map((t) => t.index);
+  if (explainedIndex != null && !items.includes(explainedIndex)) items.push(explainedIndex);
+  box.replaceChildren(...items.map((i, k) => {
+    const id = `cls-${i}`;
+    const input = Object.assign(document.createElement('input'), { type: 'radio', name: 'cls', id, value: String(i) });
+    input.checked = i === explainedIndex;
+    if (state.probs) input.dataset.prob = String(state.probs[i]);
+    const label = document.createElement('label');
+    label.htmlFor = id;
+    const p = state.probs ? state.probs[i] : NaN;
+    label.textContent = `${state.labels[i] ?? `class ${i}`} — ${(100 * p).toFixed(1)}%${k >= state.top.length ? ' (chosen)' : ''}`;
+    const row = document.createElement('div');
+    row.className = 'top-item';
+    row.append(input, label);
+    return row;
+  }));
+  if (focused != null) box.querySelector(`input[value="${focused}"]`)?.focus();
+}
+
+$('top5-list').addEventListener('change', guard(async (e) => {
+  if (e.target.name !== 'cls') return;
+  state.classIndex = Number(e.target.value);
+  await explain();
+}));
+
+// "12: tiger cat", "12", or a (case-insensitive) label or unique part of one.
+function resolveClass(text) {
+  const s = text.trim();
+  if (!s) return -1;
+  const m = /^(\d+)(:|$)/.exec(s);
+  const n = state.labels.length;
+  if (m) {
+    const i = Number(m[1]);
+    if (i >= n) throw new Error(`class ${i} out of range (0..${n - 1})`);
+    return i;
+  }
+  const low = s.toLowerCase();
+  const exact = state.labels.findIndex((l) => l.toLowerCase() === low);
+  if (exact >= 0) return exact;
+  const hits = state.labels.map((l, i) => [l, i]).filter(([l]) => l.toLowerCase().includes(low));
+  if (hits.length === 1) return hits[0][1];
+  if (!hits.length) throw new Error(`no class matches '${s}'`);
+  throw new Error(`'${s}' matches ${hits.length} classes (${hits.slice(0, 5).map(([l, i]) => `${i} ${l}`).join(', ')}${hits.length > 5 ? ', …' : ''}): be more specific`);
+}
+$('class-search').addEventListener('change', guard(async (e) => {
+  const i = resolveClass(e.target.value);
+  if (i < 0) return;
+  state.classIndex = i;
+  await explain();
+}));
+
+// ---- controls -----------------------------------------------------------------------------------------
+
+$('layer').replaceChildren(...LAYERS.map((l) => Object.assign(document.createElement('option'), { value: l, textContent: l, selected: l === 'layer4' })));
+$('layer').addEventListener('change', guard(() => explain()));
+$('opacity').addEventListener('input', guard(async () => {
+  $('opacity-out').value = `${$('opacity').value}%`;
+  await explain();
+}));
+$('input-size').addEventListener('change', guard(async () => {
+  const s = Number($('input-size').value);
+  if (!state.gc) return;
+  await state.gc.setInputSize(s, s);
+  await explain();
+}));
+$('model-select').addEventListener('change', guard(loadChosenModel));
+$('model-file').addEventListener('change', guard(async (e) => { if (e.target.files[0]) await loadOwn(e.target.files[0]); }));
+$('labels-file').addEventListener('change', guard(async (e) => { if (e.target.files[0]) await useLabels(e.target.files[0]); }));
+$('multilabel').addEventListener('change', guard(async () => {
+  if (state.ownFile) await loadOwn(state.ownFile);
+}));
+$('image-file').addEventListener('change', guard(async (e) => {
+  const f = e.target.files[0];
+  try {
+    if (f) await useImage(f);
+  } finally {
+    e.target.value = ''; // choosing the same file again fires again
+  }
+}));
+
+async function useLabels(file) {
+  state.ownLabels = file;
+  if ($('model-select').value === 'own' && state.gc) setLabels(parseLabels(await file.text()));
+}
+
+// Drop and paste: images explain, weights load as "your own" model, .txt are labels.
+async function useFiles(files) {
+  const list = [...files];
+  const isWeights = (f) => /\.(safetensors|pth|pt)$/i.test(f.name);
+  const isLabels = (f) => /\.txt$/i.test(f.name) || f.type === 'text/plain';
+  for (const f of list.filter(isLabels)) await useLabels(f);
+  for (const f of list.filter(isWeights)) await loadOwn(f);
+  const img = list.find((f) => !isWeights(f) && !isLabels(f));
+  if (img) await useImage(img);
+}
+document.addEventListener('dragover', (e) => { e.preventDefault(); document.body.classList.add('dropping'); });
+document.addEventListener('dragleave', () => document.body.classList.remove('dropping'));
+document.addEventListener('drop', guard(async (e) => {
+  e.preventDefault();
+  document.body.classList.remove('dropping');
+  await useFiles(e.dataTransfer.files);
+}));
+document.addEventListener('paste', guard(async (e) => {
+  const files = [...(e.clipboardData?.items || [])].filter((i) => i.kind === 'file').map((i) => i.getAsFile());
+  if (files.length) await useFiles(files);
+}));
+
+// ---- samples ------------------------------------------------------------------------------------------
+
+function buildGallery() {
+  $('gallery').replaceChildren(...SAMPLES.map((s) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'sample';
+    b.setAttribute('role', 'listitem');
+    b.setAttribute('aria-label', `Use sample: ${s.alt}`);
+    const img = Object.assign(document.createElement('img'), { src: s.src, alt: '', loading: 'lazy', width: 72, height: 72 });
+    img.addEventListener('error', () => b.remove()); // a sample that is not shipped is simply not shown
+    b.append(img);
+    b.addEventListener('click', guard(async () => {
+      const res = await fetch(s.src);
+      if (!res.ok) throw new Error(`cannot fetch ${s.src}: HTTP ${res.status}`);
+      await useImage(new File([await res.blob()], s.src.split('/').pop()));
+    }));
+    return b;
+  }));
+}
+
+// ---- webcam -------------------------------------------------------------------------------------------
+
+async function startWebcam() {
+  if (!navigator.mediaDevices?.getUserMedia) throw new Error('no camera access in this browser (or the page is not on https/localhost)');
+  if (!state.gc) throw new Error('no model loaded yet');
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+  } catch (e) {
+    throw new Error(`cannot open the camera: ${e.message || e.name}`);
+  }
+  const video = Object.assign(document.createElement('video'), { muted: true, playsInline: true, srcObject: stream });
+  await video.play();
+  const cam = { stream, video, frames: 0, t0: performance.now() };
+  state.webcam = cam;
+  $('webcam').textContent = 'Stop webcam';
+  $('webcam').setAttribute('aria-pressed', 'true');
+  // Explain frame after frame, as fast as the engine goes; the frame in flight finishes first.
+  while (state.webcam === cam) {
+    if (video.readyState >= 2) {
+      await useImage(video);
+      cam.frames++;
+      const fps = cam.frames / ((performance.now() - cam.t0) / 1000);
+      $('webcam-status').textContent = `${cam.frames} frames, ${fps.toFixed(1)} per second`;
+      document.body.dataset.webcamFrames = String(cam.frames);
+    }
+    await new Promise((r) => requestAnimationFrame(r));
+  }
+}
+
+function stopWebcam() {
+  const cam = state.webcam;
+  if (!cam) return;
+  state.webcam = null;
+  cam.stream.getTracks().forEach((t) => t.stop());
+  $('webcam').textContent = 'Start webcam';
+  $('webcam').setAttribute('aria-pressed', 'false');
+}
+
+$('webcam').addEventListener('click', async () => {
+  if (state.webcam) return stopWebcam();
+  try {
+    await startWebcam();
+  } catch (e) {
+    stopWebcam();
+    showError(e);
+  }
+});
+
+// ---- downloads ----------------------------------------------------------------------------------------
+
+function download(canvas, name) {
+  canvas.toBlob((blob) => {
+    const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(blob), download: name });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }, 'image/png');
+}
+
+// The panel: original | heatmap | overlay on white, 8 px gaps and margins, the caption below
+// (the CLI's --panel layout, with the browser's font).
+export function drawPanel() {
+  const [o, h, v] = ['original', 'heatmap', 'overlay'].map($);
+  const w = o.width, ht = o.height, gap = 8, textH = 28;
+  const c = document.createElement('canvas');
+  c.width = 3 * w + 4 * gap;
+  c.height = ht + 2 * gap + textH;
+  const g = c.getContext('2d');
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, c.width, c.height);
+  [o, h, v].forEach((src, i) => g.drawImage(src, gap + i * (w + gap), gap));
+  g.fillStyle = '#000';
+  g.font = '16px sans-serif';
+  g.textBaseline = 'middle';
+  g.fillText($('caption').textContent, gap, ht + gap + textH / 2 + 2, c.width - 2 * gap);
+  return c;
+}
+$('dl-overlay').addEventListener('click', () => download($('overlay'), 'gradcam-overlay.png'));
+$('dl-panel').addEventListener('click', () => download(drawPanel(), 'gradcam-panel.png'));
+
+$('forget').addEventListener('click', guard(async () => {
+  if (typeof caches !== 'object') return;
+  await caches.delete(MODEL_CACHE);
+  $('model-status').textContent += ' (cache cleared: the next load downloads again)';
+}));
+
+// ---- start --------------------------------------------------------------------------------------------
+
+// Offline after the first visit: sw.js keeps a copy of the page and engine (the weights are in the
+// Cache API already). Plain http on another host has no service workers: the page works, only not offline.
+if ('serviceWorker' in navigator && window.isSecureContext) navigator.serviceWorker.register('sw.js').catch(() => {});
+
+async function start() {
+  $('boot').remove(); // the modules loaded and run
+  buildGallery();
+  if (!simdSupported()) {
+    showError('this browser does not support WebAssembly SIMD, which the engine needs (try a current Chrome, Edge, Firefox or Safari)');
+    return;
+  }
+  const q = new URLSearchParams(location.search);
+  probeImagenet().catch(() => {});
+  if (q.get('model')) {
+    const ml = q.get('multilabel');
+    $('model-select').value = 'own';
+    await loadModel({ model: q.get('model'), labels: q.get('labels'), multilabel: ml == null ? undefined : ml === '1', label: q.get('model').split('/').pop() });
+  } else {
+    await loadChosenModel();
+  }
+}
+guard(start)();

@@ -1,0 +1,295 @@
+// gradcam.js: the public JavaScript API of gradcam-wasm. One ES module, no dependencies.
+//
+//   import { createGradCam } from './gradcam.js';
+//   const gc = await createGradCam({ model: 'models/shapes/resnet18-shapes.safetensors',
+//                                    labels: 'models/shapes/labels.txt' });
+//   const { top } = await gc.classify(imageData);            // [{index, label, prob}] best first (5)
+//   const r = await gc.explain(imageData, { classIndex: 3, layer: 'layer3', alpha: 0.5 });
+//   ctx.putImageData(r.overlay, 0, 0);                         // also r.heatmap, r.cam (Float32Array)
+//   gc.dispose();
+//
+// Every instance owns one worker (worker.js) holding the WebAssembly engine and the model, so the page
+// never blocks. Pixels are *transferred* to the worker: the ImageData passed to classify/explain is
+// consumed (its buffer is detached afterwards; pass `imageData` again from getImageData if you need
+// it). explain(null, ...) re-explains the last image without sending it again (other class, layer or
+// opacity). Everything runs on this device; the only requests are for the engine and the weights
+// and labels you name (same-origin; cached with the Cache API, so a reload costs one HEAD request
+// to check the copy is current instead of a new download).
+// Every failure is a rejected promise with an Error whose message is one line.
+import { isZip, pthToSafetensors } from './pth.js';
+
+export const LAYERS = ['conv1', 'relu', 'maxpool', 'layer1', 'layer1.0', 'layer1.1', 'layer2', 'layer2.0', 'layer2.1',
+  'layer3', 'layer3.0', 'layer3.1', 'layer4', 'layer4.0', 'layer4.1'];
+export const MODEL_CACHE = 'gradcam-models-v1';
+
+// (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only with SIMD.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253,
+  15, 253, 98, 11]);
+export function simdSupported() {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+const oneLine = (e) => String((e && e.message) || e || 'unknown error').split('\n')[0];
+const fail = (msg) => { throw new Error(oneLine(msg)); };
+
+// ---- fetching, with progress and the Cache API ------------------------------------------------------
+
+// Has the file at href changed since `hit` was cached? One HEAD request (no body) compares the
+// validators; offline, or without validators, the cached copy is taken as current.
+async function stale(href, hit, signal) {
+  let head;
+  try {
+    head = await fetch(href, { method: 'HEAD', cache: 'no-store', signal });
+  } catch {
+    return false;
+  }
+  if (!head.ok) return false;
+  for (const k of ['ETag', 'Last-Modified', 'Content-Length']) {
+    const now = head.headers.get(k), then = hit.headers.get(`X-Origin-${k}`);
+    if (now && then && now !== then) return true;
+  }
+  return false;
+}
+
+// The bytes at url (same-origin). Served from the Cache API when it holds an up-to-date copy, else
+// fetched with onProgress(loaded, total) calls and stored there. Without the Cache API (an insecure
+// context) it just fetches.
+export async function fetchBytes(url, { onProgress, cache = true, signal } = {}) {
+  const href = new URL(url, document.baseURI).href;
+  let store = null, validators = {};
+  if (cache && typeof caches === 'object') {
+    try {
+      store = await caches.open(MODEL_CACHE);
+      const hit = await store.match(href);
+      if (hit && !(await stale(href, hit, signal))) {
+        const buf = await hit.arrayBuffer();
+        onProgress?.(buf.byteLength, buf.byteLength, true);
+        return buf;
+      }
+    } catch {
+      store = null; // e.g. storage disabled: not an error, only no cache
+    }
+  }
+  let res;
+  try {
+    res = await fetch(href, { signal, credentials: 'same-origin' });
+  } catch (e) {
+    fail(`cannot fetch ${url}: ${oneLine(e)}`);
+  }
+  if (!res.ok) fail(`cannot fetch ${url}: HTTP ${res.status}`);
+  for (const k of ['ETag', 'Last-Modified', 'Content-Length']) if (res.headers.get(k)) validators[`X-Origin-${k}`] = res.headers.get(k);
+  const total = Number(res.headers.get('Content-Length')) || 0;
+  const parts = [];
+  let loaded = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    loaded += value.byteLength;
+    onProgress?.(loaded, total, false);
+  }
+  if (total && loaded !== total) fail(`${url}: download cut short (${loaded} of ${total} bytes)`);
+  const out = new Uint8Array(loaded);
+  let p = 0;
+  for (const part of parts) { out.set(part, p); p += part.byteLength; }
+  if (store) {
+    store.put(href, new Response(out, { headers: { 'Content-Type': 'application/octet-stream', ...validators } }))
+      .catch(() => {}); // quota exceeded and the like: the next load fetches again, that is all
+  }
+  return out.buffer;
+}
+
+async function bytesOf(model, opts) {
+  if (model instanceof ArrayBuffer) return model.slice(0); // keep the caller's buffer usable
+  if (ArrayBuffer.isView(model)) return model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength);
+  if (typeof Blob !== 'undefined' && model instanceof Blob) return model.arrayBuffer();
+  if (typeof model === 'string' || model instanceof URL) return fetchBytes(String(model), opts);
+  fail('model: give a URL, a File/Blob or an ArrayBuffer');
+}
+
+// One label per line; a count that does not match the model gives "class N", as the CLI does.
+export function parseLabels(text) {
+  const lines = text.split('\n').map((s) => s.replace(/\r$/, ''));
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+async function labelsOf(labels, opts) {
+  if (!labels) return null;
+  if (Array.isArray(labels)) return labels.map(String);
+  if (typeof Blob !== 'undefined' && labels instanceof Blob) return parseLabels(await labels.text());
+  if (typeof labels === 'string' || labels instanceof URL) {
+    return parseLabels(new TextDecoder().decode(await fetchBytes(String(labels), { ...opts, onProgress: null })));
+  }
+  fail('labels: give a URL, a File/Blob or an array of names');
+}
+
+// Weights as safetensors bytes: .pth (torch's zip format) is converted here, on the main thread's
+// side of the worker, because pth.js is an ES module and the worker must stay classic.
+export function toSafetensors(buf) {
+  const b = new Uint8Array(buf);
+  if (b.length < 8) fail('the weights file is empty or truncated');
+  if (isZip(b) || b[0] === 0x80) return pthToSafetensors(b).buffer;
+  return buf;
+}
+
+// ---- images → ImageData -------------------------------------------------------------------------------
+
+// Decode an image file (or any drawable) to ImageData with its exact pixels: no colour-space
+// conversion, no premultiplication. Images larger than maxSide are scaled down (the worker and the
+// canvases hold several copies of the pixels).
+export async function toImageData(src, { maxSide = 2048 } = {}) {
+  if (typeof ImageData !== 'undefined' && src instanceof ImageData) return src;
+  let bmp = src;
+  if (typeof Blob !== 'undefined' && src instanceof Blob) {
+    try {
+      bmp = await createImageBitmap(src, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    } catch {
+      fail(`cannot decode ${src.name ? `'${src.name}'` : 'the image'}: not a PNG, JPEG, GIF, BMP or WebP image, or corrupt`);
+    }
+  }
+  const w0 = bmp.videoWidth || bmp.naturalWidth || bmp.width, h0 = bmp.videoHeight || bmp.naturalHeight || bmp.height;
+  if (!w0 || !h0) fail('the image has no pixels');
+  const s = Math.min(1, maxSide / Math.max(w0, h0));
+  const w = Math.max(1, Math.round(w0 * s)), h = Math.max(1, Math.round(h0 * s));
+  const c = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(w, h) : Object.assign(document.createElement('canvas'), { width: w, height: h });
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.drawImage(bmp, 0, 0, w, h);
+  if (bmp !== src && bmp.close) bmp.close();
+  return g.getImageData(0, 0, w, h);
+}
+
+// ---- the instance -------------------------------------------------------------------------------------
+
+/**
+ * createGradCam({model, labels, multilabel, inputSize, onProgress, threads, engine, signal})
+ *   model:      URL (same-origin) | File/Blob | ArrayBuffer of .safetensors or .pth weights
+ *   labels:     URL | File/Blob | string[] (optional; "class N" otherwise)
+ *   multilabel: true (sigmoid per class) | false (softmax) | undefined: read from the file's metadata
+ *   inputSize:  [w, h] of the model input (default 224×224)
+ *   onProgress: (loaded, total, fromCache) while the weights download
+ *   threads:    threads for the threaded engine (default: one per core); 1 = the plain engine
+ *   engine:     URL of the engine's JS glue, relative to this module (default: chosen as above)
+ */
+export async function createGradCam({ model, labels, multilabel, inputSize, onProgress, engine, threads, signal } = {}) {
+  if (!simdSupported()) fail('this browser does not support WebAssembly SIMD, which the engine needs (try a current Chrome, Edge, Firefox or Safari)');
+  if (!model) fail('no model given');
+  const workerUrl = new URL('worker.js', import.meta.url);
+  // The threaded engine needs SharedArrayBuffer, i.e. a cross-origin isolated page (COOP + COEP
+  // headers, as scripts/serve sends); it is tried first there and the plain one is the fallback
+  // (a site built without threads answers 404 for it, once per instance).
+  const engineNames = engine ? [engine] : globalThis.crossOriginIsolated && threads !== 1
+    ? ['gradcam-engine-mt.js', 'gradcam-engine.js'] : ['gradcam-engine.js'];
+  const engineUrls = engineNames.map((n) => new URL(n, import.meta.url).href);
+  const [weights, names] = await Promise.all([bytesOf(model, { onProgress, signal }), labelsOf(labels, { signal })]);
+  const st = toSafetensors(weights);
+
+  // The worker starts from a blob: URL that only imports worker.js. A worker loaded straight from its
+  // URL gets the CSP of *its own response* (none, on a plain static host), not the page's: it could
+  // connect anywhere. A blob: worker inherits the page's policy (connect-src 'self' etc.), so the
+  // page's meta tag alone keeps the engine from talking to anyone else, on any host.
+  const boot = URL.createObjectURL(new Blob([`importScripts(${JSON.stringify(workerUrl.href)});`], { type: 'text/javascript' }));
+  const worker = new Worker(boot, { name: 'gradcam' });
+  setTimeout(() => URL.revokeObjectURL(boot), 10000); // kept a while: some browsers fetch it lazily
+  const pending = new Map();
+  let nextId = 1, dead = null;
+  const die = (msg) => {
+    dead = msg;
+    for (const { reject } of pending.values()) reject(new Error(msg));
+    pending.clear();
+    worker.terminate();
+  };
+  worker.onmessage = (e) => {
+    const { id, ok, result, error } = e.data;
+    const p = pending.get(id);
+    if (!p) return;
+    pending.delete(id);
+    if (ok) p.resolve(result); else p.reject(new Error(error));
+  };
+  worker.onerror = (e) => { e.preventDefault(); die(`the engine worker failed: ${e.message || 'could not start (is worker.js served?)'}`); };
+  worker.onmessageerror = () => die('the engine worker sent an unreadable message');
+  const call = (op, args = {}, transfer = []) => {
+    if (dead) return Promise.reject(new Error(dead));
+    return new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, op, ...args }, transfer);
+    });
+  };
+
+  const ml = multilabel === true ? 1 : multilabel === false ? 0 : -1;
+  const [w, h] = inputSize || [224, 224];
+  let info;
+  try {
+    info = await call('init', { engineUrls, threads, weights: st, multilabel: ml, width: w, height: h }, [st]);
+  } catch (e) {
+    die('disposed');
+    fail(e);
+  }
+  const n = info.numClasses;
+  const labelList = names && names.length === n ? names : Array.from({ length: n }, (_, i) => `class ${i}`);
+  const labelsMatched = !names || names.length === n;
+  const named = (t) => ({ index: t.index, label: labelList[t.index], prob: t.prob });
+  let size = [info.width, info.height];
+
+  const send = async (imageData) => {
+    const d = await toImageData(imageData);
+    return { pixels: d.data.buffer, width: d.width, height: d.height };
+  };
+
+  return {
+    numClasses: n,
+    labels: labelList,
+    labelsMatched, // false: the labels file had another count than the model's classes
+    get dead() { return dead; }, // null while usable; else why not (worker crashed, disposed)
+    engine: info.engine.split('/').pop(), // the engine that runs: gradcam-engine(-mt).js
+    get inputSize() { return size.slice(); },
+
+    async setInputSize(width, height) {
+      await call('setInputSize', { width, height });
+      size = [width, height];
+    },
+
+    // → {top: [{index, label, prob}] (≤ 5, best first), probs: Float32Array, timings}
+    async classify(imageData) {
+      const img = await send(imageData);
+      const r = await call('classify', { ...img, wantProbs: true }, [img.pixels]);
+      return { top: r.top.map(named), probs: new Float32Array(r.probs), timings: r.timings };
+    },
+
+    // → {classIndex, label, prob, layer, width, height, overlay: ImageData, heatmap: ImageData,
+    //    cam: Float32Array [camHeight][camWidth] (the model input size), top, probs: Float32Array, timings}
+    // imageData null: the last image again. opts: classIndex (-1/undefined: top-1), layer ('layer4'),
+    // alpha (the image's weight in the overlay, 0..1, default 0.5; as the CLI's --alpha).
+    async explain(imageData, { classIndex = -1, layer = 'layer4', alpha = 0.5, overlay = true, heatmap = true, cam = true } = {}) {
+      const img = imageData ? await send(imageData) : {};
+      const r = await call('explain', { ...img, classIndex, layer, alpha, overlay, heatmap, cam, wantProbs: true },
+        img.pixels ? [img.pixels] : []);
+      const out = {
+        classIndex: r.classIndex, label: labelList[r.classIndex], prob: r.prob, layer: r.layer,
+        width: r.width, height: r.height, camWidth: r.camWidth, camHeight: r.camHeight,
+        top: r.top.map(named), timings: r.timings,
+      };
+      if (r.probs) out.probs = new Float32Array(r.probs);
+      if (r.overlay) out.overlay = new ImageData(new Uint8ClampedArray(r.overlay), r.width, r.height);
+      if (r.heatmap) out.heatmap = new ImageData(new Uint8ClampedArray(r.heatmap), r.width, r.height);
+      if (r.cam) out.cam = new Float32Array(r.cam);
+      return out;
+    },
+
+    // Later calls reject at once; the worker frees the model, then ends (its memory goes with it).
+    dispose() {
+      if (dead) return;
+      const bye = call('dispose');
+      dead = 'this GradCam instance was disposed';
+      const end = () => die(dead);
+      bye.then(end, end);
+      setTimeout(end, 1000);
+    },
+  };
+}

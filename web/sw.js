@@ -1,0 +1,39 @@
+// sw.js: makes the page work offline after the first visit, and nothing else.
+//
+// Network first for the page's own files (so a rebuilt site is picked up at once when online), with
+// the last good copy from the Cache API when the network is gone. Weights (.safetensors/.pth) are not
+// handled here: the page caches them itself (gradcam.js, cache "gradcam-models-v1") so that it can show
+// download progress. Only same-origin GETs are ever touched; there is nothing else to touch.
+const SHELL = 'gradcam-shell-v1';
+// Fetched at install so that the first visit already leaves a complete offline copy (the page's own
+// requests of that first visit happen before this worker controls it).
+const FILES = ['./', 'index.html', 'style.css', 'app.js', 'gradcam.js', 'pth.js', 'worker.js', 'gradcam-engine.js',
+  'gradcam-engine.wasm', 'grad-cam-viewer.js', 'embed.html', 'embed.js',
+  // the threaded engine, where the site has one (a 404 here is fine: allSettled)
+  'gradcam-engine-mt.js', 'gradcam-engine-mt.wasm', 'gradcam-engine-mt.worker.js'];
+
+self.addEventListener('install', (e) => {
+  self.skipWaiting();
+  e.waitUntil(caches.open(SHELL).then((c) => Promise.allSettled(FILES.map((f) => c.add(f)))));
+});
+self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));
+
+self.addEventListener('fetch', (e) => {
+  const req = e.request;
+  const url = new URL(req.url);
+  if (req.method !== 'GET' || url.origin !== self.location.origin) return;
+  if (/\.(safetensors|pth|pt)$/i.test(url.pathname)) return;
+  e.respondWith((async () => {
+    try {
+      const res = await fetch(req);
+      if (res.ok && res.type === 'basic') {
+        const copy = res.clone();
+        e.waitUntil(caches.open(SHELL).then((c) => c.put(req, copy)).catch(() => {}));
+      }
+      return res;
+    } catch (err) {
+      const hit = await caches.match(req, { cacheName: SHELL, ignoreSearch: true });
+      return hit || Response.error();
+    }
+  })());
+});

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthreadpool.h>
+
 #include "cam.h"
 #include "forward.h"
 #include "model.h"
@@ -26,6 +28,7 @@ struct gc_ctx {
   float *cam, *cam_feat;             /* [in_h][in_w], [fh][fw]                             */
   int cam_fw, cam_fh;
   double forward_ms;
+  struct pthreadpool *pool;          /* NULL: everything on the calling thread              */
 };
 
 static double now_ms(void) {
@@ -36,12 +39,36 @@ static double now_ms(void) {
 
 /* ---- lifetime ------------------------------------------------------------------------------------ */
 
+#ifdef __EMSCRIPTEN_PTHREADS__
+#include <emscripten.h>
+#include <emscripten/threading.h>
+/* How many threads a pool may have: n (0: every core), at most the runtime's idle pre-created workers
+ * plus this thread. A worker beyond the pre-created pool would only start once this thread returns to
+ * the JS event loop, and pthreadpool_create waits for its workers: that would hang. */
+static int pool_threads(int n) {
+  int idle = EM_ASM_INT({ return PThread.unusedWorkers.length; });
+  if (n <= 0) n = emscripten_num_logical_cores();
+  return n > idle + 1 ? idle + 1 : n;
+}
+#endif
+
 gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
   if (!d || !d->weights || !d->weights_size) { ERR("no weights given"); return NULL; }
   gc_ctx *g = calloc(1, sizeof *g);
   if (!g) { ERR("out of memory"); return NULL; }
   if (gc_model_load(&g->model, d->weights, d->weights_size, err, errlen)) { free(g); return NULL; }
-  if (gc_net_create(&g->net, &g->model, NULL, err, errlen)) { gc_model_free(&g->model); free(g); return NULL; }
+#ifdef __EMSCRIPTEN_PTHREADS__
+  int nt = pool_threads(d->threads);
+  if (nt > 1 && !(g->pool = pthreadpool_create(nt))) {
+    ERR("could not start %d threads", nt);
+    gc_model_free(&g->model); free(g);
+    return NULL;
+  }
+#endif
+  if (gc_net_create(&g->net, &g->model, g->pool, err, errlen)) {
+    pthreadpool_destroy(g->pool); gc_model_free(&g->model); free(g);
+    return NULL;
+  }
   int n = g->model.num_classes;
   g->probs = malloc(n * sizeof(float));
   g->dlogits = malloc(n * sizeof(float));
@@ -58,6 +85,7 @@ gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
 void gc_destroy(gc_ctx *g) {
   if (!g) return;
   gc_net_destroy(&g->net);
+  pthreadpool_destroy(g->pool);      /* after the net: its operators run on the pool */
   gc_grad_free(&g->grad);
   gc_model_free(&g->model);
   free(g->probs); free(g->dlogits); free(g->cam); free(g->cam_feat);
@@ -69,6 +97,7 @@ void gc_input_size(const gc_ctx *g, int *w, int *h) { *w = g->in_w; *h = g->in_h
 
 int gc_set_input_size(gc_ctx *g, int w, int h, char *err, size_t errlen) {
   if (w < 32 || h < 32 || w > 4096 || h > 4096) return ERR("model input size %dx%d out of range (32..4096 per side)", w, h);
+  if (w != g->in_w || h != g->in_h) g->have_forward = 0; /* an explain now would use the old image's pass */
   g->in_w = w; g->in_h = h;
   return 0;
 }

@@ -43,7 +43,14 @@ void gc_conv2d_backward_data_ref(const float *dy, int oh, int ow, int oc,
 
 #ifndef __wasm_simd128__
 
-/* Without wasm SIMD the reference is the kernel. */
+/* Without wasm SIMD the reference is the kernel (on the calling thread). */
+void gc_conv2d_backward_data_par(const float *dy, int oh, int ow, int oc,
+                                 const float *w, int kh, int kw, int ic, int stride, int pad,
+                                 float *dx, int h, int w_, float *scratch, const gc_parallel *par) {
+  (void)par;
+  gc_conv2d_backward_data_ref(dy, oh, ow, oc, w, kh, kw, ic, stride, pad, dx, h, w_, scratch);
+}
+
 void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
                              const float *w, int kh, int kw, int ic, int stride, int pad,
                              float *dx, int h, int w_, float *scratch) {
@@ -55,6 +62,12 @@ size_t gc_conv2d_backward_data_scratch(int oh, int ow, int oc, int kh, int kw, i
   (void)oh, (void)ow, (void)oc, (void)kh, (void)kw, (void)ic, (void)stride, (void)pad, (void)h,
       (void)w_;
   return 0;
+}
+
+size_t gc_conv2d_backward_data_scratch_par(int oh, int ow, int oc, int kh, int kw, int ic,
+                                           int stride, int pad, int h, int w_, int threads) {
+  (void)threads;
+  return gc_conv2d_backward_data_scratch(oh, ow, oc, kh, kw, ic, stride, pad, h, w_);
 }
 
 #else /* __wasm_simd128__ */
@@ -110,11 +123,16 @@ static dy_padding padding_for(int oh, int ow, int kh, int kw, int s, int pad, in
   return g;
 }
 
-size_t gc_conv2d_backward_data_scratch(int oh, int ow, int oc, int kh, int kw, int ic,
-                                       int stride, int pad, int h, int w_) {
+size_t gc_conv2d_backward_data_scratch_par(int oh, int ow, int oc, int kh, int kw, int ic,
+                                           int stride, int pad, int h, int w_, int threads) {
   (void)ic;
   const dy_padding g = padding_for(oh, ow, kh, kw, stride, pad, h, w_);
-  return (size_t)g.rows * g.cols * oc + (size_t)kh * kw * oc * NR;
+  return (size_t)g.rows * g.cols * oc + (size_t)(threads > 1 ? threads : 1) * kh * kw * oc * NR;
+}
+
+size_t gc_conv2d_backward_data_scratch(int oh, int ow, int oc, int kh, int kw, int ic,
+                                       int stride, int pad, int h, int w_) {
+  return gc_conv2d_backward_data_scratch_par(oh, ow, oc, kh, kw, ic, stride, pad, h, w_, 1);
 }
 
 /* One micro-tile: np <= mr pixels (ix0, ix0 + s, ...) x nc <= 4*nv channels of one dx row.
@@ -177,14 +195,77 @@ static const tile_fn tile_x8[5] = {NULL, tile_1x8, tile_2x8, tile_3x8, tile_4x8}
  * row end (rare: only conv1 uses it, whose 112-pixel classes are whole tiles). */
 static void tile_8x4(TILE_ARGS) { tile_body(8, 1, TILE_PASS); }
 
-void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
-                             const float *w, int kh, int kw, int ic, int stride, int pad,
-                             float *dx, int h, int w_, float *scratch) {
-  const int s = stride;
+/* What every task of one call shares; c0/nc/sw/mr/slice describe the channel slice being worked on. */
+typedef struct {
+  const float *dyp, *w, *slice;
+  float *dx, *slices;
+  size_t arow, slice_n;
+  int s, pad, kh, kw, oc, ic, h, w_, top, left, c0, nc, sw, mr;
+} conv_job;
+
+/* Pack channels [c0, c0 + 8) of every tap into dst, [kh][kw][oc][sw]; sets the slice's nc, sw, mr. */
+static void pack_slice(conv_job *j, int c0, float *dst) {
+  const int kh = j->kh, kw = j->kw, oc = j->oc, ic = j->ic;
+  const int nc = imin(NR, ic - c0);
+  const int sw = nc > 4 ? 8 : 4; /* slice width: 8, or 4 for a last slice of <= 4 channels */
+  j->c0 = c0; j->nc = nc; j->sw = sw; j->mr = 32 / sw; /* pixels per tile, 4 or 8 */
+  j->slice = dst;
+  for (int ky = 0; ky < kh; ky++)
+    for (int kx = 0; kx < kw; kx++)
+      for (int o = 0; o < oc; o++) {
+        float *d = dst + (((size_t)ky * kw + kx) * oc + o) * sw;
+        const float *src = j->w + (((size_t)o * kh + ky) * kw + kx) * ic + c0;
+        if (nc == NR) { /* hot path: two vector moves, not a libc call per 32 bytes */
+          wasm_v128_store(d, wasm_v128_load(src));
+          wasm_v128_store(d + 4, wasm_v128_load(src + 4));
+        } else { /* last, partial slice: zero the unused lanes (no garbage, no NaN) */
+          for (int i = 0; i < sw; i++) d[i] = i < nc ? src[i] : 0.0f;
+        }
+      }
+}
+
+/* One dx row of the current channel slice. */
+static void conv_row(const conv_job *j, int iy) {
+  const int s = j->s, pad = j->pad, kh = j->kh, kw = j->kw, oc = j->oc, sw = j->sw, mr = j->mr;
+  const int ky0 = (iy + pad) % s, nty = ky0 < kh ? (kh - 1 - ky0) / s + 1 : 0;
+  const int oy0 = (iy + pad - ky0) / s;
+  for (int ix0 = 0; ix0 < imin(s, j->w_); ix0++) { /* parity class ix0, ix0 + s, ... */
+    const int kx0 = (ix0 + pad) % s, ntx = kx0 < kw ? (kw - 1 - kx0) / s + 1 : 0;
+    const int npx = (j->w_ - ix0 + s - 1) / s;
+    /* a class no tap reaches (e.g. odd pixels of a 1x1/2 conv) still gets its zeros stored */
+    const float *wt = nty && ntx ? j->slice + ((size_t)ky0 * kw + kx0) * oc * sw : j->slice;
+    const size_t wty = (size_t)s * kw * oc * sw, wtx = (size_t)s * oc * sw;
+    for (int t = 0; t < npx; t += mr) {
+      const int ix = ix0 + t * s, ox0 = (ix + pad - kx0) / s;
+      const float *a = j->dyp + (oy0 + j->top) * j->arow + (size_t)(ox0 + j->left) * oc;
+      float *d = j->dx + ((size_t)iy * j->w_ + ix) * j->ic + j->c0;
+      const int np = imin(mr, npx - t);
+      (sw == 8 ? tile_x8[np] : tile_8x4)(a, j->arow, oc, wt, wty, wtx, nty, ntx, d, (size_t)s * j->ic, np, j->nc);
+    }
+  }
+}
+
+/* Task: row i of the current slice (the slice packed beforehand by the calling thread). */
+static void row_task(void *ctx, size_t thread, size_t i) {
+  (void)thread;
+  conv_row(ctx, (int)i);
+}
+
+/* Task: all of slice i, packed into the running thread's own slice buffer. */
+static void slice_task(void *ctx, size_t thread, size_t i) {
+  conv_job j = *(const conv_job *)ctx;
+  pack_slice(&j, (int)i * NR, j.slices + thread * j.slice_n);
+  for (int iy = 0; iy < j.h; iy++) conv_row(&j, iy);
+}
+
+void gc_conv2d_backward_data_par(const float *dy, int oh, int ow, int oc,
+                                 const float *w, int kh, int kw, int ic, int stride, int pad,
+                                 float *dx, int h, int w_, float *scratch, const gc_parallel *par) {
+  const int s = stride, threads = par && par->run && par->threads > 1 ? par->threads : 1;
   const dy_padding g = padding_for(oh, ow, kh, kw, s, pad, h, w_);
   float *owned = NULL;
   if (!scratch) {
-    owned = malloc(gc_conv2d_backward_data_scratch(oh, ow, oc, kh, kw, ic, s, pad, h, w_) *
+    owned = malloc(gc_conv2d_backward_data_scratch_par(oh, ow, oc, kh, kw, ic, s, pad, h, w_, threads) *
                    sizeof *owned);
     if (!owned) {
       gc_conv2d_backward_data_ref(dy, oh, ow, oc, w, kh, kw, ic, s, pad, dx, h, w_, NULL);
@@ -192,53 +273,34 @@ void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
     }
     scratch = owned;
   }
-  float *dyp = scratch;                                            /* [rows][cols][oc] */
-  float *slice = scratch + (size_t)g.rows * g.cols * oc;           /* [kh][kw][oc][NR] */
-  const size_t arow = (size_t)g.cols * oc;
+  conv_job j = {.dyp = scratch, .w = w, .dx = dx, .arow = (size_t)g.cols * oc, .slice_n = (size_t)kh * kw * oc * NR,
+                .s = s, .pad = pad, .kh = kh, .kw = kw, .oc = oc, .ic = ic, .h = h, .w_ = w_, .top = g.top,
+                .left = g.left};
+  j.slices = scratch + (size_t)g.rows * j.arow; /* [threads][kh][kw][oc][NR] after the padded dy */
 
-  memset(dyp, 0, (size_t)g.rows * arow * sizeof *dyp);
+  float *dyp = scratch; /* [rows][cols][oc] */
+  memset(dyp, 0, (size_t)g.rows * j.arow * sizeof *dyp);
   for (int oy = 0; oy < oh; oy++)
-    memcpy(dyp + (oy + g.top) * arow + (size_t)g.left * oc, dy + (size_t)oy * ow * oc,
+    memcpy(dyp + (oy + g.top) * j.arow + (size_t)g.left * oc, dy + (size_t)oy * ow * oc,
            (size_t)ow * oc * sizeof *dy);
 
-  for (int c0 = 0; c0 < ic; c0 += NR) {
-    const int nc = imin(NR, ic - c0);
-    const int sw = nc > 4 ? 8 : 4; /* slice width: 8, or 4 for a last slice of <= 4 channels */
-    const int mr = 32 / sw;        /* pixels per tile, 4 or 8 */
-    for (int ky = 0; ky < kh; ky++)
-      for (int kx = 0; kx < kw; kx++)
-        for (int o = 0; o < oc; o++) {
-          float *dst = slice + (((size_t)ky * kw + kx) * oc + o) * sw;
-          const float *src = w + (((size_t)o * kh + ky) * kw + kx) * ic + c0;
-          if (nc == NR) { /* hot path: two vector moves, not a libc call per 32 bytes */
-            wasm_v128_store(dst, wasm_v128_load(src));
-            wasm_v128_store(dst + 4, wasm_v128_load(src + 4));
-          } else { /* last, partial slice: zero the unused lanes (no garbage, no NaN) */
-            for (int i = 0; i < sw; i++) dst[i] = i < nc ? src[i] : 0.0f;
-          }
-        }
-
-    for (int iy = 0; iy < h; iy++) {
-      const int ky0 = (iy + pad) % s, nty = ky0 < kh ? (kh - 1 - ky0) / s + 1 : 0;
-      const int oy0 = (iy + pad - ky0) / s;
-      for (int ix0 = 0; ix0 < imin(s, w_); ix0++) { /* parity class ix0, ix0 + s, ... */
-        const int kx0 = (ix0 + pad) % s, ntx = kx0 < kw ? (kw - 1 - kx0) / s + 1 : 0;
-        const int npx = (w_ - ix0 + s - 1) / s;
-        /* a class no tap reaches (e.g. odd pixels of a 1x1/2 conv) still gets its zeros stored */
-        const float *wt = nty && ntx ? slice + ((size_t)ky0 * kw + kx0) * oc * sw : slice;
-        const size_t wty = (size_t)s * kw * oc * sw, wtx = (size_t)s * oc * sw;
-        for (int t = 0; t < npx; t += mr) {
-          const int ix = ix0 + t * s, ox0 = (ix + pad - kx0) / s;
-          const float *a = dyp + (oy0 + g.top) * arow + (size_t)(ox0 + g.left) * oc;
-          float *d = dx + ((size_t)iy * w_ + ix) * ic + c0;
-          const int np = imin(mr, npx - t);
-          (sw == 8 ? tile_x8[np] : tile_8x4)(a, arow, oc, wt, wty, wtx, nty, ntx, d,
-                                             (size_t)s * ic, np, nc);
-        }
-      }
+  const int nslices = (ic + NR - 1) / NR;
+  if (threads > 1 && nslices >= 2 * threads) { /* enough slices: whole slices per thread */
+    par->run(par->pool, slice_task, &j, (size_t)nslices);
+  } else {                                     /* few slices (conv1: 3 channels): rows per thread */
+    for (int c0 = 0; c0 < ic; c0 += NR) {
+      pack_slice(&j, c0, j.slices);
+      if (threads > 1) par->run(par->pool, row_task, &j, (size_t)h);
+      else for (int iy = 0; iy < h; iy++) conv_row(&j, iy);
     }
   }
   free(owned);
+}
+
+void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
+                             const float *w, int kh, int kw, int ic, int stride, int pad,
+                             float *dx, int h, int w_, float *scratch) {
+  gc_conv2d_backward_data_par(dy, oh, ow, oc, w, kh, kw, ic, stride, pad, dx, h, w_, scratch, NULL);
 }
 
 #endif /* __wasm_simd128__ */

@@ -34,6 +34,28 @@ void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
                              const float *w, int kh, int kw, int ic, int stride, int pad,
                              float *dx, int h, int w_, float *scratch);
 
+/* Optional parallel-for for the conv kernel: run(pool, fn, ctx, n) calls fn(ctx, thread, i) once for
+ * every i in [0, n), thread < threads being the index of the thread that runs it, and returns when all
+ * are done (pthreadpool_parallelize_1d_with_thread with flags 0 has exactly this shape; cam.c passes
+ * it). The kernel itself stays free of any thread library. */
+typedef void (*gc_task_fn)(void *ctx, size_t thread, size_t i);
+typedef struct gc_parallel {
+  void (*run)(void *pool, gc_task_fn fn, void *ctx, size_t n);
+  void *pool;
+  int threads;
+} gc_parallel;
+
+/* gc_conv2d_backward_data spread over par's threads (par NULL: the calling thread, the same as
+ * gc_conv2d_backward_data). Channel slices go to the threads when there are enough of them (each thread
+ * packs its own slices), else the dx rows of each slice. scratch: gc_conv2d_backward_data_scratch_par
+ * floats (one packed slice per thread), or NULL. Every dx element is computed by one task in the same
+ * order as on one thread, so the result is bit-identical whatever the number of threads. */
+void gc_conv2d_backward_data_par(const float *dy, int oh, int ow, int oc,
+                                 const float *w, int kh, int kw, int ic, int stride, int pad,
+                                 float *dx, int h, int w_, float *scratch, const gc_parallel *par);
+size_t gc_conv2d_backward_data_scratch_par(int oh, int ow, int oc, int kh, int kw, int ic,
+                                           int stride, int pad, int h, int w_, int threads);
+
 /* Number of floats of scratch gc_conv2d_backward_data wants for these shapes (0 in builds without
  * wasm SIMD): the zero-padded dy, [oh + ~k/s][ow + ~k/s + 7][oc], plus one packed weight slice,
  * kh*kw*oc*8. One buffer of the largest size serves every conv of a backward pass. At 224x224:

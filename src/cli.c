@@ -158,7 +158,7 @@ static void labels_free(labels *L) { free(L->name); free(L->buf); }
 typedef struct opts {
   const char *cmd, *home, *model, *labels, *cls, *layer, *out, *heatmap, *panel, *cam, *grad, *logits, *out_dir;
   const char *images[256];
-  int n_images, top, json, w, h, multilabel;
+  int n_images, top, json, w, h, multilabel, threads;
   double alpha;
 } opts;
 
@@ -167,15 +167,27 @@ static const char usage[] =
     "       gradcam explain IMAGE... [--model F] [--labels F] [--class N|NAME] [--layer L] [--alpha W]\n"
     "                       [--size WxH] [-o overlay.png] [--heatmap heat.png] [--panel panel.png]\n"
     "                       [--cam cam.npy] [--grad grad.npy] [--json] [--out-dir D]\n"
+    "       either command also takes --threads N: threads for the network (default: every core, at\n"
+    "         most 8; more than 1 runs the threaded engine)\n"
     "layers: conv1 relu maxpool layer1..layer4 layerN.M (N 1-4, M 0-1) input; default layer4\n"
     "probabilities: softmax, or per-class sigmoids for a multi-label model (the file's metadata\n"
     "  \"gradcam.head\" decides; --softmax / --multilabel override)\n"
     "default model: the offline shapes model in build/web/models/shapes/ (see models/fetch-imagenet)\n";
 
+static int parse_threads(const char *v, opts *o) {
+  char *e;
+  long n = strtol(v, &e, 10);
+  if (*e || !*v || n < 1 || n > 256) return fail(2, "--threads wants a number of threads in 1..256, got '%s'", v);
+  o->threads = (int)n;
+  return 0;
+}
+
 static int parse(int argc, char **argv, opts *o) {
   *o = (opts){.top = 5, .w = 224, .h = 224, .alpha = 0.5, .multilabel = -1};
   int i = 1;
   if (i + 1 < argc && !strcmp(argv[i], "--home")) { o->home = argv[i + 1]; i += 2; }
+  for (; i + 1 < argc && !strcmp(argv[i], "--threads"); i += 2) /* the launcher puts it here too */
+    if (parse_threads(argv[i + 1], o)) return 2;
   if (i >= argc || argv[i][0] == '-') return fail(2, "no command (classify or explain)\n%s", usage);
   o->cmd = argv[i++];
   if (strcmp(o->cmd, "classify") && strcmp(o->cmd, "explain")) return fail(2, "unknown command '%s'\n%s", o->cmd, usage);
@@ -208,6 +220,8 @@ static int parse(int argc, char **argv, opts *o) {
       char *e; long k = strtol(v, &e, 10);
       if (*e || k < 1 || k > 100000) return fail(2, "--top wants a positive integer, got '%s'", v);
       o->top = (int)k;
+    } else if (!strcmp(a, "--threads")) {
+      if (parse_threads(v, o)) return 2;
     } else if (!strcmp(a, "--alpha")) {
       char *e; o->alpha = strtod(v, &e);
       if (*e || !(o->alpha >= 0 && o->alpha <= 1)) return fail(2, "--alpha wants a number in [0, 1], got '%s'", v);
@@ -244,7 +258,8 @@ static gc_ctx *load_model(opts *o, labels *L) {
   size_t n;
   uint8_t *w = read_file(o->model, &n, err, sizeof err);
   if (!w) { fail(2, "%s", err); return NULL; }
-  gc_desc d = {.weights = w, .weights_size = n, .input_w = o->w, .input_h = o->h, .multilabel = o->multilabel};
+  gc_desc d = {.weights = w, .weights_size = n, .input_w = o->w, .input_h = o->h, .multilabel = o->multilabel,
+               .threads = o->threads};
   gc_ctx *g = gc_create(&d, err, sizeof err);
   free(w);
   if (!g) { fail(2, "%s: %s", o->model, err); return NULL; }

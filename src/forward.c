@@ -17,9 +17,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthreadpool.h>
 #include <xnnpack.h>
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+
+/* ---- profile ------------------------------------------------------------------------------------- *
+ * With GC_PROFILE=1 in the environment (Node: process.env; a page: Module.gcProfile = 1 before the
+ * module starts), every forward pass prints one JSON line to stderr with each operator's time in ms:
+ *   {"gc_profile": "forward", "size": [224, 224], "threads": 2, "ms": {"conv1": 9.81, ...}}
+ * (cam.c does the same for the backward pass.) Off, it costs one branch per operator. */
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+double gc_prof_now(void) { return emscripten_get_now(); }
+static int profile_wanted(void) {
+  return EM_ASM_INT({
+    if (typeof Module === 'object' && Module['gcProfile']) return 1;
+    return typeof process === 'object' && process.env && process.env['GC_PROFILE'] && process.env['GC_PROFILE'] !== '0' ? 1 : 0;
+  });
+}
+#else
+#include <time.h>
+double gc_prof_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+static int profile_wanted(void) { const char *e = getenv("GC_PROFILE"); return e && *e && strcmp(e, "0"); }
+#endif
+
+void gc_prof_begin(gc_prof *p, const char *pass, const gc_net *net) {
+  p->on = net->profile;
+  if (!p->on) return;
+  p->n = 0; p->pass = pass; p->h = net->in_h; p->w = net->in_w;
+  p->threads = net->pool ? (int)pthreadpool_get_threads_count(net->pool) : 1;
+  p->t0 = p->t = gc_prof_now();
+}
+
+void gc_prof_mark(gc_prof *p, const char *fmt, int a, int b) {
+  if (!p->on || p->n == GC_PROF_MAX) return;
+  double t = gc_prof_now();
+  snprintf(p->name[p->n], sizeof p->name[0], fmt, a, b);
+  p->ms[p->n++] = t - p->t;
+  p->t = t;
+}
+
+void gc_prof_end(gc_prof *p) {
+  if (!p->on) return;
+  fprintf(stderr, "{\"gc_profile\": \"%s\", \"size\": [%d, %d], \"threads\": %d, \"ms\": {", p->pass, p->w, p->h,
+          p->threads);
+  for (int i = 0; i < p->n; i++) fprintf(stderr, "%s\"%s\": %.3f", i ? ", " : "", p->name[i], p->ms[i]);
+  fprintf(stderr, "}, \"total\": %.3f}\n", gc_prof_now() - p->t0);
+}
 
 static int conv_out(int n, int k, int s, int p) { return (n + 2 * p - k) / s + 1; }
 
@@ -41,6 +90,7 @@ int gc_net_create(gc_net *net, const gc_model *m, struct pthreadpool *pool, char
   memset(net, 0, sizeof *net);
   net->model = m;
   net->pool = pool;
+  net->profile = profile_wanted();
   if (xnn_initialize(NULL) != xnn_status_success) return ERR("XNNPACK initialisation failed (no wasm SIMD?)");
   int bad = make_conv(&m->conv1, -INFINITY, &net->op_stem) || make_clamp(&net->op_relu);
   bad = bad || xnn_create_max_pooling2d_nhwc_f32(1, 1, 1, 1, 3, 3, 2, 2, 1, 1, -INFINITY, INFINITY, 0,
@@ -187,17 +237,26 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
 
 /* ---- run ----------------------------------------------------------------------------------------- */
 
+/* Run one operator; with the profile on, record its time under a torchvision-like name. */
+static int run(gc_net *net, gc_prof *p, struct xnn_operator *op, const char *fmt, int b) {
+  int ok = XOK(xnn_run_operator(op, net->pool));
+  gc_prof_mark(p, fmt, b / 2 + 1, b % 2); /* block b is torchvision's layer{b/2+1}.{b%2} */
+  return ok;
+}
+
 int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen) {
   if (!net->in_h) return ERR("network not shaped for an input (gc_net_reshape first)");
-  int bad = first_block < 0 && (!XOK(xnn_run_operator(net->op_stem, net->pool)) ||
-                                !XOK(xnn_run_operator(net->op_relu, net->pool)) ||
-                                !XOK(xnn_run_operator(net->op_pool, net->pool)));
+  gc_prof p;
+  gc_prof_begin(&p, "forward", net);
+  int bad = first_block < 0 && (!run(net, &p, net->op_stem, "conv1", 0) || !run(net, &p, net->op_relu, "relu", 0) ||
+                                !run(net, &p, net->op_pool, "maxpool", 0));
   for (int b = first_block < 0 ? 0 : first_block; b < 8 && !bad; b++) {
-    bad = !XOK(xnn_run_operator(net->op_conv[b][0], net->pool)) || !XOK(xnn_run_operator(net->op_conv[b][1], net->pool)) ||
-          (net->op_conv[b][2] && !XOK(xnn_run_operator(net->op_conv[b][2], net->pool))) ||
-          !XOK(xnn_run_operator(net->op_add[b], net->pool)) || !XOK(xnn_run_operator(net->op_clamp[b], net->pool));
+    bad = !run(net, &p, net->op_conv[b][0], "layer%d.%d.conv1", b) || !run(net, &p, net->op_conv[b][1], "layer%d.%d.conv2", b) ||
+          (net->op_conv[b][2] && !run(net, &p, net->op_conv[b][2], "layer%d.%d.downsample", b)) ||
+          !run(net, &p, net->op_add[b], "layer%d.%d.add", b) || !run(net, &p, net->op_clamp[b], "layer%d.%d.relu", b);
   }
-  bad = bad || !XOK(xnn_run_operator(net->op_gap, net->pool)) || !XOK(xnn_run_operator(net->op_fc, net->pool));
+  bad = bad || !run(net, &p, net->op_gap, "avgpool", 0) || !run(net, &p, net->op_fc, "fc", 0);
+  gc_prof_end(&p);
   return bad ? ERR("XNNPACK failed while running the forward pass") : 0;
 }
 

@@ -24,6 +24,7 @@ typedef struct gc_block_acts {
 typedef struct gc_net {
   const gc_model *model;
   struct pthreadpool *pool;        /* NULL: run on the calling thread */
+  int profile;                     /* print per-operator times (GC_PROFILE=1, see forward.c) */
   int in_h, in_w;                  /* shape the operators are reshaped for (0: none yet) */
   /* ---- activations, valid after gc_net_forward ---- */
   gc_tensor x;                     /* normalised input                    [H][W][3]     */
@@ -40,6 +41,21 @@ typedef struct gc_net {
   void *workspace; size_t workspace_size;
   float *arena;                    /* one allocation for every activation of this shape */
 } gc_net;
+
+/* Per-operator timing of a pass (GC_PROFILE=1; forward.c, cam.c): begin, a mark after each operator
+ * (the time since the previous mark, under the name fmt formatted with two ints), end prints one
+ * JSON line to stderr. Every call is a no-op unless net->profile. */
+#define GC_PROF_MAX 64
+typedef struct gc_prof {
+  int on, n, threads, h, w;
+  const char *pass;
+  double t0, t, ms[GC_PROF_MAX];
+  char name[GC_PROF_MAX][24];
+} gc_prof;
+void gc_prof_begin(gc_prof *p, const char *pass, const gc_net *net);
+void gc_prof_mark(gc_prof *p, const char *fmt, int a, int b);
+void gc_prof_end(gc_prof *p);
+double gc_prof_now(void);
 
 /* Create the operators for model m (which must outlive the net). Returns 0 or -1 with err. */
 int gc_net_create(gc_net *net, const gc_model *m, struct pthreadpool *pool, char *err, size_t errlen);

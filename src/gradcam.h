@@ -33,6 +33,12 @@ typedef struct gc_desc {
                                                   model, like the shapes model); 0: softmax; -1: as
                                                   the file's metadata "gradcam.head" says (default
                                                   softmax)                                            */
+  int threads;                                 /* threads for the network passes: 0 → every core
+                                                  (as many as the worker pool allows: cmake/threads-pre.js),
+                                                  1 → the calling thread only, n → n (capped at the
+                                                  runtime's worker pool + 1). Only the threaded build
+                                                  (-pthread) has more than one; the single-threaded
+                                                  build always runs on the calling thread.            */
 } gc_desc;
 
 gc_ctx *gc_create(const gc_desc *desc, char *err, size_t errlen);

@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""bench/torch_vs_engine.py MODELS_DIR OUT.json [--runs N] [--threads 1,2]: PyTorch CPU against our engine.
+
+For each thread count T: PyTorch with torch.set_num_threads(T), and our engine in a Node process
+(bench/engine-server.js: the single-threaded build for T = 1, the threaded one with T threads otherwise),
+model loaded once on both sides, the same 224x224 image. Runs alternate (one PyTorch round, one engine
+round, ...) after 2 warm-up rounds each, so both see the same machine. A round times, per side:
+  forward   uint8 image → normalised tensor → logits (PyTorch under no_grad)
+  gradcam   the same + Grad-CAM at layer4 as pytorch-grad-cam computes it: a forward hook keeps the
+            activation, a tensor hook its gradient; backward of the top class's logit; channel means of the
+            gradient; ReLU of the weighted sum; scale_cam_image; cv2.resize to 224; scale_cam_image;
+            show_cam_on_image overlay (image_weight 0.5). Ours: gc_js_classify + gc_js_explain with the overlay.
+  pixels    forward + backward of the top logit to the input pixels
+Writes {"torch": {T: {row: [ms...]}}, "engine": {T: {...}}, "memory": ...} to OUT.json. Figures only.
+Run with /usr/bin/python3 (Debian's torch 1.13).
+"""
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+
+def scale_cam_image(cam, target_size=None):
+    import cv2
+
+    img = cam - np.min(cam)
+    img = img / (1e-7 + np.max(img))
+    if target_size is not None:
+        img = cv2.resize(img, target_size)
+    return np.float32(img)
+
+
+def show_cam_on_image(img, mask, image_weight=0.5):
+    import cv2
+
+    heatmap = cv2.applyColorMap(np.uint8(255 * mask), cv2.COLORMAP_JET)
+    heatmap = cv2.cvtColor(heatmap, cv2.COLOR_BGR2RGB)
+    heatmap = np.float32(heatmap) / 255
+    cam = (1 - image_weight) * heatmap + image_weight * img
+    cam = cam / np.max(cam)
+    return np.uint8(255 * cam)
+
+
+class TorchGradCAM:
+    """pytorch-grad-cam's GradCAM on one target layer, without the package: its hooks, its CAM."""
+
+    def __init__(self, torch, model, layer):
+        self.torch, self.model, self.store = torch, model, {}
+
+        def fwd(_m, _i, out):
+            if not out.requires_grad:  # as pytorch-grad-cam: nothing to keep without autograd
+                return
+            self.store["a"] = out.cpu().detach()
+
+            def keep(g):
+                self.store["g"] = g.cpu().detach()
+
+            out.register_hook(keep)
+
+        layer.register_forward_hook(fwd)
+
+    def __call__(self, x):
+        z = self.model(x)
+        cls = int(z[0].argmax())
+        self.model.zero_grad()
+        z[0, cls].backward(retain_graph=True)
+        a, g = self.store["a"].numpy()[0], self.store["g"].numpy()[0]
+        w = np.mean(g, axis=(1, 2))
+        cam = np.maximum((w[:, None, None] * a).sum(axis=0), 0)
+        cam = scale_cam_image(cam, (x.shape[3], x.shape[2]))
+        return scale_cam_image(cam), cls
+
+
+def main():
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("models")
+    ap.add_argument("out")
+    ap.add_argument("--runs", type=int, default=12)
+    ap.add_argument("--threads", default="1,2")
+    a = ap.parse_args()
+
+    import cv2
+    import torch
+    from conftest import seeded_resnet18, to_tensor
+
+    torch.set_num_interop_threads(1)
+    model = seeded_resnet18()
+    model.load_state_dict(torch.load(os.path.join(a.models, "seeded.pth")))
+    model.eval()
+    image = os.path.join(a.models, "input224.png")
+    rgb = cv2.cvtColor(cv2.imread(image), cv2.COLOR_BGR2RGB)
+    cammer = TorchGradCAM(torch, model, model.layer4)
+
+    def torch_round():
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            model(to_tensor(rgb))
+        t1 = time.perf_counter()
+        cam, _ = cammer(to_tensor(rgb))
+        show_cam_on_image(np.float32(rgb) / 255, cam, 0.5)
+        t2 = time.perf_counter()
+        x = to_tensor(rgb).requires_grad_(True)
+        z = model(x)
+        model.zero_grad()
+        z[0, int(z[0].argmax())].backward()
+        _ = x.grad.numpy()
+        t3 = time.perf_counter()
+        return {"forward": (t1 - t0) * 1e3, "gradcam": (t2 - t1) * 1e3, "pixels": (t3 - t2) * 1e3}
+
+    out = {"torch": {}, "engine": {}, "engine_split": {}, "memory": {}, "runs": a.runs,
+           "torch_version": torch.__version__}
+    node = os.environ.get("NODE", "node")
+    for T in [int(t) for t in a.threads.split(",")]:
+        torch.set_num_threads(T)
+        eng = subprocess.Popen([node, os.path.join(ROOT, "bench", "engine-server.js"),
+                                os.path.join(a.models, "seeded.safetensors"), image, str(T)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+        def ask(cmd):
+            eng.stdin.write(cmd + "\n")
+            eng.stdin.flush()
+            r = json.loads(eng.stdout.readline())
+            if "error" in r:
+                raise RuntimeError(f"engine: {r['error']}")
+            return r
+
+        ready = json.loads(eng.stdout.readline())
+        if "error" in ready:
+            raise RuntimeError(f"engine ({T} threads): {ready['error']}")
+        tr, er = {"forward": [], "gradcam": [], "pixels": []}, {}
+        for r in range(a.runs + 2):
+            # a pause before each side: idle threads of the other one (OpenMP's, pthreadpool's) spin for a
+            # while after their last task before they sleep, and must not steal a core from this side
+            time.sleep(0.3)
+            t = torch_round()
+            time.sleep(0.3)
+            e = ask("round")
+            if r < 2:
+                continue  # warm-up
+            for k in tr:
+                tr[k].append(t[k])
+            for k, v in e.items():
+                er.setdefault(k, []).append(v)
+        out["torch"][T] = tr
+        out["engine"][T] = er
+        out["memory"][f"engine_{T}"] = ask("memory")
+        eng.stdin.write("quit\n")
+        eng.stdin.close()
+        eng.wait(timeout=30)
+        print(f"torch_vs_engine: {T} thread(s) done", file=sys.stderr)
+    out["memory"]["torch_max_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with open(a.out, "w") as f:
+        json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -25,27 +25,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-
-
-def scale_cam_image(cam, target_size=None):
-    import cv2
-
-    img = cam - np.min(cam)
-    img = img / (1e-7 + np.max(img))
-    if target_size is not None:
-        img = cv2.resize(img, target_size)
-    return np.float32(img)
-
-
-def show_cam_on_image(img, mask, image_weight=0.5):
-    import cv2
-
-    heatmap = cv2.applyColorMap(np.uint8(255 * mask), cv2.COLORMAP_JET)
-    heatmap = cv2.cvtColor(heatmap, cv2.COLOR_BGR2RGB)
-    heatmap = np.float32(heatmap) / 255
-    cam = (1 - image_weight) * heatmap + image_weight * img
-    cam = cam / np.max(cam)
-    return np.uint8(255 * cam)
+from conftest import scale_cam_image, show_cam_on_image  # noqa: E402  (the tests' reference)
 
 
 class TorchGradCAM:

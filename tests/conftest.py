@@ -93,3 +93,31 @@ def load_rgb(path):
     from PIL import Image
 
     return np.asarray(Image.open(path).convert("RGB"))
+
+
+# ---- pytorch-grad-cam's own post-processing, reproduced (the reference for tests and bench/) -----------
+
+def scale_cam_image(cam, target_size=None):
+    """pytorch-grad-cam's scale_cam_image for one map: x - min, / (1e-7 + max), then cv2.resize."""
+    import cv2
+
+    img = cam - np.min(cam)
+    img = img / (1e-7 + np.max(img))
+    if target_size is not None:
+        img = cv2.resize(img, target_size)
+    return np.float32(img)
+
+
+def jet_heatmap(mask):
+    """applyColorMap(np.uint8(255 * mask), COLORMAP_JET) as RGB uint8 (use_rgb=True)."""
+    import cv2
+
+    return cv2.cvtColor(cv2.applyColorMap(np.uint8(255 * mask), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
+def show_cam_on_image(img, mask, image_weight=0.5):
+    """pytorch-grad-cam's show_cam_on_image(img, mask, use_rgb=True, colormap=JET, image_weight);
+    img is float32 RGB in [0, 1]."""
+    cam = (1 - image_weight) * (np.float32(jet_heatmap(mask)) / 255) + image_weight * img
+    return np.uint8(255 * (cam / np.max(cam)))
+

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import load_rgb, run_cli, to_tensor
+from conftest import jet_heatmap, load_rgb, run_cli, scale_cam_image, show_cam_on_image, to_tensor
 
 LAYERS = ["layer4", "layer3", "layer2.0", "layer1", "maxpool", "relu", "conv1"]
 
@@ -21,16 +21,6 @@ def module_of(model, name):
         if n == name:
             return m
     raise KeyError(name)
-
-
-def scale_cam_image(cam, target_size=None):
-    import cv2
-
-    img = cam - np.min(cam)
-    img = img / (1e-7 + np.max(img))
-    if target_size is not None:
-        img = cv2.resize(img, target_size)
-    return np.float32(img)
 
 
 def torch_gradcam(torch, model, x, cls, layer):
@@ -125,15 +115,6 @@ def test_bad_requests_exit_2_with_one_line(ref_model, inputs, tmp_path, args, ms
     assert msg in p.stderr and p.stderr.strip().count("\n") == 0, p.stderr
 
 
-def show_cam_on_image(rgb, mask, image_weight):
-    """pytorch-grad-cam's show_cam_on_image(img/255, mask, use_rgb=True, colormap=JET, image_weight)."""
-    import cv2
-
-    heat = cv2.cvtColor(cv2.applyColorMap(np.uint8(255 * mask), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-    blend = (1 - image_weight) * (np.float32(heat) / 255) + image_weight * (np.float32(rgb) / 255)
-    return np.uint8(255 * (blend / np.max(blend))), heat
-
-
 def read_rgb(path):
     import cv2
 
@@ -152,7 +133,7 @@ def test_overlay_png_matches_show_cam_on_image(ref_model, inputs, tmp_path, torc
     _, _, cam_ref, _ = torch_gradcam(torch_mod, model, x, cls, "layer4")
     out, heat_p, cam_p = tmp_path / "overlay.png", tmp_path / "heat.png", tmp_path / "cam.npy"
     run_cli("explain", inputs["both"], "--model", st, "--class", cls, "-o", out, "--heatmap", heat_p, "--cam", cam_p)
-    ref, _ = show_cam_on_image(rgb, cam_ref, 0.5)
+    ref = show_cam_on_image(np.float32(rgb) / 255, cam_ref, 0.5)
     diff = np.abs(read_rgb(out).astype(int) - ref.astype(int)).max()
     print(f"overlay: max |ours - show_cam_on_image(reference CAM)| = {diff}")
     assert diff <= 2
@@ -160,6 +141,6 @@ def test_overlay_png_matches_show_cam_on_image(ref_model, inputs, tmp_path, torc
     cam = np.load(cam_p)
     for alpha in (0.5, 0.3, 0.0, 1.0):
         run_cli("explain", inputs["both"], "--model", st, "--class", cls, "--alpha", alpha, "-o", out)
-        ref, heat = show_cam_on_image(rgb, cam, alpha)
+        ref = show_cam_on_image(np.float32(rgb) / 255, cam, alpha)
         assert np.abs(read_rgb(out).astype(int) - ref.astype(int)).max() <= 1, alpha
-    assert np.array_equal(read_rgb(heat_p), heat)
+    assert np.array_equal(read_rgb(heat_p), jet_heatmap(cam))

@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pthreadpool.h>
-
 #include "backward.h"
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
@@ -46,14 +44,13 @@ const char *gc_layer_name(int layer) {
 
 static size_t numel(const gc_tensor *t) { return (size_t)t->h * t->w * t->c; }
 
-static size_t conv_scratch(const gc_conv *c, const gc_tensor *in, const gc_tensor *out, int threads) {
+static size_t conv_scratch(const gc_conv *c, const gc_wino *wk, const gc_tensor *in, const gc_tensor *out,
+                           int threads) {
+  if (wk && wk->u) return gc_wino_scratch(wk, out->h, out->w, threads);
   return gc_conv2d_backward_data_scratch_par(out->h, out->w, c->oc, c->kh, c->kw, c->ic, c->stride, c->pad, in->h,
                                              in->w, threads);
 }
 
-static int pool_threads(const gc_net *net) {
-  return net->pool ? (int)pthreadpool_get_threads_count(net->pool) : 1;
-}
 
 void gc_grad_free(gc_grad *g) {
   for (int i = 0; i < 3; i++) free(g->buf[i]);
@@ -64,14 +61,15 @@ void gc_grad_free(gc_grad *g) {
 int gc_grad_reshape(gc_grad *g, const gc_net *net, char *err, size_t errlen) {
   if (g->h == net->in_h && g->w == net->in_w) return 0;
   gc_grad_free(g);
-  const int nt = pool_threads(net);
-  size_t big = numel(&net->stem), sn = conv_scratch(&net->model->conv1, &net->x, &net->stem, nt);
+  const int nt = net->par.threads;
+  size_t big = numel(&net->stem), sn = conv_scratch(&net->model->conv1, NULL, &net->x, &net->stem, nt);
   if (numel(&net->x) > big) big = numel(&net->x);
   for (int b = 0; b < 8; b++) {
     const gc_block *k = &net->model->blocks[b];
     const gc_block_acts *a = &net->blk[b];
-    size_t s[3] = {conv_scratch(&k->conv1, &a->in, &a->h1, nt), conv_scratch(&k->conv2, &a->h1, &a->out, nt),
-                   k->down.oc ? conv_scratch(&k->down, &a->in, &a->out, nt) : 0};
+    size_t s[3] = {conv_scratch(&k->conv1, &net->wino[b][0], &a->in, &a->h1, nt),
+                   conv_scratch(&k->conv2, &net->wino[b][1], &a->h1, &a->out, nt),
+                   k->down.oc ? conv_scratch(&k->down, NULL, &a->in, &a->out, nt) : 0};
     for (int i = 0; i < 3; i++) if (s[i] > sn) sn = s[i];
   }
   for (int i = 0; i < 3; i++) g->buf[i] = malloc(big * sizeof(float));
@@ -88,14 +86,14 @@ int gc_grad_reshape(gc_grad *g, const gc_net *net, char *err, size_t errlen) {
 
 /* ---- backward through the graph ---------------------------------------------------------------- */
 
-/* The forward's thread pool, as the conv kernel's parallel-for (its rows split over the threads). */
-static void pool_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
-  pthreadpool_parallelize_1d_with_thread(pool, fn, ctx, n, 0);
-}
-
-/* dx = convᵀ(dy): the input gradient of conv c, from the gradient of its output. */
-static void conv_t(const gc_conv *c, const float *dy, const gc_tensor *out, float *dx, const gc_tensor *in,
-                   gc_grad *g, const gc_parallel *par) {
+/* dx = convᵀ(dy): the input gradient of conv c, from the gradient of its output; by Winograd with the
+ * forward's transformed weights where the forward used them (wk), else the direct SIMD kernel. */
+static void conv_t(const gc_conv *c, const gc_wino *wk, const float *dy, const gc_tensor *out, float *dx,
+                   const gc_tensor *in, gc_grad *g, const gc_parallel *par) {
+  if (wk && wk->u) {
+    gc_wino_backward_data(wk, dy, out->h, out->w, dx, g->scratch, par);
+    return;
+  }
   gc_conv2d_backward_data_par(dy, out->h, out->w, c->oc, c->w, c->kh, c->kw, c->ic, c->stride, c->pad, dx, in->h,
                               in->w, g->scratch, par);
 }
@@ -106,7 +104,7 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_
   if (g->h != net->in_h || g->w != net->in_w) return ERR("backward workspace not shaped for this input");
   const gc_model *m = net->model;
   float *cur = g->buf[0], *nxt = g->buf[1], *tmp = g->buf[2];
-  const gc_parallel pool = {pool_run, net->pool, pool_threads(net)}, *par = net->pool ? &pool : NULL;
+  const gc_parallel *par = net->pool ? &net->par : NULL;
   gc_prof p;
   gc_prof_begin(&p, "backward", net);
 #define DONE(A, G) do { *act = (A); *grad = (G); gc_prof_end(&p); return 0; } while (0)
@@ -123,11 +121,11 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_
     if (layer == GC_LAYER_BLOCK0 + b) DONE(a->out, ((gc_tensor){a->out.h, a->out.w, a->out.c, cur}));
     const gc_block *k = &m->blocks[b];
     gc_relu_backward(cur, a->out.data, numel(&a->out));        /* cur = gsum          [h][w][C]    */
-    conv_t(&k->conv2, cur, &a->out, tmp, &a->h1, g, par);       /* tmp = conv2ᵀ(gsum)  [h][w][C]    */
+    conv_t(&k->conv2, &net->wino[b][1], cur, &a->out, tmp, &a->h1, g, par); /* tmp = conv2ᵀ(gsum) [h][w][C] */
     gc_relu_backward(tmp, a->h1.data, numel(&a->h1));
-    conv_t(&k->conv1, tmp, &a->h1, nxt, &a->in, g, par);        /* nxt = conv1ᵀ(gh1)   [hin][win][Cin] */
+    conv_t(&k->conv1, &net->wino[b][0], tmp, &a->h1, nxt, &a->in, g, par);  /* nxt = conv1ᵀ(gh1) [hin][win][Cin] */
     if (k->down.oc) {
-      conv_t(&k->down, cur, &a->out, tmp, &a->in, g, par);
+      conv_t(&k->down, NULL, cur, &a->out, tmp, &a->in, g, par);
       gc_add_inplace(nxt, tmp, numel(&a->in));
     } else {
       gc_add_inplace(nxt, cur, numel(&a->in));
@@ -153,7 +151,7 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_
       }
     DONE(((gc_tensor){st->h, st->w, 64, g->acts}), ((gc_tensor){st->h, st->w, 64, nxt}));
   }
-  conv_t(&m->conv1, nxt, st, cur, &net->x, g, par);            /* cur = d x [H][W][3] */
+  conv_t(&m->conv1, NULL, nxt, st, cur, &net->x, g, par);            /* cur = d x [H][W][3] */
   gc_prof_mark(&p, "conv1", 0, 0);
   DONE(net->x, ((gc_tensor){net->x.h, net->x.w, 3, cur}));
 #undef DONE

@@ -95,10 +95,9 @@ class Bench {
     return { wall: performance.now() - t0, engine: M.HEAPF64[this.tm] };
   }
   explain(target) { // after a forward
-    const { M, j, img } = this;
+    const { M, j } = this;
     const t0 = performance.now();
-    this.check(M._gc_js_explain(j, this.px, img.width, img.height, -1, target === 'input' ? this.I : this.L, 0.5,
-      target === 'input' ? 0 : this.ov, 0, 0));
+    this.check(M._gc_js_explain(j, -1, target === 'input' ? this.I : this.L, 0.5, target === 'input' ? 0 : this.ov, 0, 0));
     const T = M.HEAPF64.subarray(this.tm, this.tm + 4);
     return { wall: performance.now() - t0, backward: T[1], cam: T[2], render: T[3] };
   }

@@ -3,8 +3,8 @@
 
 For each thread count T: PyTorch with torch.set_num_threads(T), and our engine in a Node process
 (bench/engine-server.js: the single-threaded build for T = 1, the threaded one with T threads otherwise),
-model loaded once on both sides, the same 224x224 image. Runs alternate (one PyTorch round, one engine
-round, ...) after 2 warm-up rounds each, so both see the same machine. A round times, per side:
+model loaded once on both sides, the same 224x224 image. Runs alternate (PyTorch round, engine round, for
+each thread count in turn) after 2 warm-up rounds each, so every side and thread count sees the same machine. A round times, per side:
   forward   uint8 image → normalised tensor → logits (PyTorch under no_grad)
   gradcam   the same + Grad-CAM at layer4 as pytorch-grad-cam computes it: a forward hook keeps the
             activation, a tensor hook its gradient; backward of the top class's logit; channel means of the
@@ -99,44 +99,52 @@ def main():
     out = {"torch": {}, "engine": {}, "engine_split": {}, "memory": {}, "runs": a.runs,
            "torch_version": torch.__version__}
     node = os.environ.get("NODE", "node")
-    for T in [int(t) for t in a.threads.split(",")]:
-        torch.set_num_threads(T)
-        eng = subprocess.Popen([node, os.path.join(ROOT, "bench", "engine-server.js"),
-                                os.path.join(a.models, "seeded.safetensors"), image, str(T)],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-        def ask(cmd):
-            eng.stdin.write(cmd + "\n")
-            eng.stdin.flush()
-            r = json.loads(eng.stdout.readline())
-            if "error" in r:
-                raise RuntimeError(f"engine: {r['error']}")
-            return r
-
-        ready = json.loads(eng.stdout.readline())
+    threads = [int(t) for t in a.threads.split(",")]
+    engines = {}
+    for T in threads:
+        engines[T] = subprocess.Popen([node, os.path.join(ROOT, "bench", "engine-server.js"),
+                                       os.path.join(a.models, "seeded.safetensors"), image, str(T)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        ready = json.loads(engines[T].stdout.readline())
         if "error" in ready:
             raise RuntimeError(f"engine ({T} threads): {ready['error']}")
-        tr, er = {"forward": [], "gradcam": [], "pixels": []}, {}
-        for r in range(a.runs + 2):
+
+    def ask(T, cmd):
+        eng = engines[T]
+        eng.stdin.write(cmd + "\n")
+        eng.stdin.flush()
+        r = json.loads(eng.stdout.readline())
+        if "error" in r:
+            raise RuntimeError(f"engine: {r['error']}")
+        return r
+
+    tr = {T: {"forward": [], "gradcam": [], "pixels": []} for T in threads}
+    er = {T: {} for T in threads}
+    # One round runs every thread count, PyTorch then ours, so that every figure, and the speed-up from
+    # 1 to N threads too, pairs runs from the same minute (this machine's speed drifts by up to 1.7x).
+    for r in range(a.runs + 2):
+        for T in threads:
+            torch.set_num_threads(T)
             # a pause before each side: idle threads of the other one (OpenMP's, pthreadpool's) spin for a
             # while after their last task before they sleep, and must not steal a core from this side
             time.sleep(0.3)
             t = torch_round()
             time.sleep(0.3)
-            e = ask("round")
+            e = ask(T, "round")
             if r < 2:
                 continue  # warm-up
-            for k in tr:
-                tr[k].append(t[k])
+            for k in tr[T]:
+                tr[T][k].append(t[k])
             for k, v in e.items():
-                er.setdefault(k, []).append(v)
-        out["torch"][T] = tr
-        out["engine"][T] = er
-        out["memory"][f"engine_{T}"] = ask("memory")
-        eng.stdin.write("quit\n")
-        eng.stdin.close()
-        eng.wait(timeout=30)
-        print(f"torch_vs_engine: {T} thread(s) done", file=sys.stderr)
+                er[T].setdefault(k, []).append(v)
+    for T in threads:
+        out["torch"][T] = tr[T]
+        out["engine"][T] = er[T]
+        out["memory"][f"engine_{T}"] = ask(T, "memory")
+        engines[T].stdin.write("quit\n")
+        engines[T].stdin.close()
+        engines[T].wait(timeout=30)
+    print(f"torch_vs_engine: {', '.join(map(str, threads))} thread(s) done", file=sys.stderr)
     out["memory"]["torch_max_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     with open(a.out, "w") as f:
         json.dump(out, f, indent=1)

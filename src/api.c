@@ -146,6 +146,10 @@ int gc_classify_tensor(gc_ctx *g, const float *x, int w, int h, char *err, size_
 int gc_classify(gc_ctx *g, const gc_image *img, char *err, size_t errlen) {
   if (!img || !img->rgb || img->w < 1 || img->h < 1) return ERR("no image");
   if (shape_for(g, g->in_w, g->in_h, err, errlen)) return -1;
+  if (img->w == g->in_w && img->h == g->in_h) { /* already the input size: PIL's resize would copy it */
+    gc_image_to_tensor(img, g->net.x.data);
+    return run_forward(g, err, errlen);
+  }
   gc_image r;
   if (gc_image_resize_bilinear_aa(img, g->in_w, g->in_h, &r, err, errlen)) return -1;
   gc_image_to_tensor(&r, g->net.x.data);
@@ -228,6 +232,9 @@ typedef struct gc_js {                /* what the worker holds: the context plus
   char err[512];
   int top[5], ntop;
   double timings[4];                  /* forward, backward, cam, render (ms) */
+  gc_image img;                       /* the last classified pixels as RGB: every explain draws on them */
+  float *mask;                        /* the CAM at the image's size, grown as needed, kept between calls */
+  size_t mask_n;
 } gc_js;
 
 static char create_err[512];          /* only for gc_js_create failures: there is no context yet */
@@ -242,7 +249,13 @@ EMSCRIPTEN_KEEPALIVE gc_js *gc_js_create(const uint8_t *weights, size_t n, int m
 }
 
 EMSCRIPTEN_KEEPALIVE const char *gc_js_error(const gc_js *j) { return j ? j->err : create_err; }
-EMSCRIPTEN_KEEPALIVE void gc_js_destroy(gc_js *j) { if (j) { gc_destroy(j->g); free(j); } }
+EMSCRIPTEN_KEEPALIVE void gc_js_destroy(gc_js *j) {
+  if (!j) return;
+  gc_destroy(j->g);
+  gc_image_free(&j->img);
+  free(j->mask);
+  free(j);
+}
 EMSCRIPTEN_KEEPALIVE int gc_js_num_classes(const gc_js *j) { return gc_num_classes(j->g); }
 EMSCRIPTEN_KEEPALIVE const float *gc_js_probs(const gc_js *j) { return gc_probs(j->g); }
 EMSCRIPTEN_KEEPALIVE const int *gc_js_top(const gc_js *j) { return j->top; }
@@ -252,42 +265,39 @@ EMSCRIPTEN_KEEPALIVE int gc_js_set_input_size(gc_js *j, int w, int h) {
   return gc_set_input_size(j->g, w, h, j->err, sizeof j->err);
 }
 
-/* Classify canvas pixels rgba [h][w][4]; afterwards gc_js_top (5 best) and gc_js_probs. */
+/* Classify canvas pixels rgba [h][w][4]; afterwards gc_js_top (5 best) and gc_js_probs. The pixels are
+ * kept (as RGB) for the explains that follow. */
 EMSCRIPTEN_KEEPALIVE int gc_js_classify(gc_js *j, const uint8_t *rgba, int w, int h) {
-  gc_image img;
-  if (gc_image_from_rgba(rgba, w, h, &img, j->err, sizeof j->err)) return -1;
-  int rc = gc_classify(j->g, &img, j->err, sizeof j->err);
-  gc_image_free(&img);
+  gc_image_free(&j->img);
+  if (gc_image_from_rgba(rgba, w, h, &j->img, j->err, sizeof j->err)) return -1;
+  int rc = gc_classify(j->g, &j->img, j->err, sizeof j->err);
   if (!rc) j->ntop = gc_topk(j->g, 5, j->top);
   j->timings[0] = rc ? 0 : j->g->forward_ms;
   return rc;
 }
 
-/* Explain the last classified image for class cls (-1: top-1) at layer, and draw at the image's size
- * w×h (the same rgba as classified): overlay_rgba and heat_rgba [h][w][4] (either may be NULL), cam
- * [in_h][in_w] floats (may be NULL). Returns the class explained, or -1. */
-EMSCRIPTEN_KEEPALIVE int gc_js_explain(gc_js *j, const uint8_t *rgba, int w, int h, int cls, const char *layer,
-                                       float image_weight, uint8_t *overlay_rgba, uint8_t *heat_rgba, float *cam) {
+/* Explain the last classified image for class cls (-1: top-1) at layer, and draw at that image's size
+ * w×h: overlay_rgba and heat_rgba [h][w][4] (either may be NULL), cam [in_h][in_w] floats (may be
+ * NULL). Returns the class explained, or -1. Re-explaining (another class or layer) converts and
+ * allocates nothing: the RGB pixels and the mask buffer are kept. */
+EMSCRIPTEN_KEEPALIVE int gc_js_explain(gc_js *j, int cls, const char *layer, float image_weight, uint8_t *overlay_rgba,
+                                       uint8_t *heat_rgba, float *cam) {
   gc_explanation e;
+  if (!j->img.rgb) return snprintf(j->err, sizeof j->err, "no image classified yet"), -1;
   if (gc_explain(j->g, &(gc_explain_desc){.class_index = cls, .layer = layer}, &e, j->err, sizeof j->err)) return -1;
   double t0 = now_ms();
+  const int w = j->img.w, h = j->img.h;
   if (cam) memcpy(cam, e.cam, sizeof(float) * e.w * e.h);
-  float *mask = malloc(sizeof(float) * w * h);
-  gc_image img = {0};
-  int rc = !mask || gc_image_from_rgba(rgba, w, h, &img, j->err, sizeof j->err);
-  if (!rc) {
-    gc_cam_at(j->g, w, h, mask, j->err, sizeof j->err);
-    if (overlay_rgba && gc_render_overlay(&img, mask, image_weight, overlay_rgba, 4)) {
-      snprintf(j->err, sizeof j->err, "overlay opacity %g outside [0, 1]", image_weight);
-      rc = 1;
-    }
-    if (heat_rgba) gc_render_heatmap(mask, w, h, heat_rgba, 4);
-  } else if (!mask) {
-    snprintf(j->err, sizeof j->err, "out of memory");
+  if ((size_t)w * h > j->mask_n) {
+    float *m = realloc(j->mask, sizeof(float) * w * h);
+    if (!m) return snprintf(j->err, sizeof j->err, "out of memory"), -1;
+    j->mask = m; j->mask_n = (size_t)w * h;
   }
-  free(mask);
-  gc_image_free(&img);
+  if (gc_cam_at(j->g, w, h, j->mask, j->err, sizeof j->err)) return -1;
+  if (overlay_rgba && gc_render_overlay(&j->img, j->mask, image_weight, overlay_rgba, 4))
+    return snprintf(j->err, sizeof j->err, "overlay opacity %g outside [0, 1]", image_weight), -1;
+  if (heat_rgba) gc_render_heatmap(j->mask, w, h, heat_rgba, 4);
   j->timings[1] = e.backward_ms; j->timings[2] = e.cam_ms; j->timings[3] = now_ms() - t0;
-  return rc ? -1 : e.class_index;
+  return e.class_index;
 }
 #endif

@@ -245,6 +245,67 @@ static void conv_row(const conv_job *j, int iy) {
   }
 }
 
+/* ---- few input channels (the stem: RGB) ---------------------------------------------------------- *
+ * With ic <= 3 the slices above leave most SIMD lanes idle (tile_8x4 computes 4 channels of which 3
+ * are real, 8 broadcasts per 4-lane weight load). Here SIMD runs along oc instead: a dx pixel's
+ * channel c is a dot product over (tap, oc) of dy with w[.][ky][kx][c], so with the weights packed
+ * [kh][kw][ic][oc] both operands are contiguous vectors. A micro-tile is 3 pixels of one parity class
+ * (consecutive dy columns) x 3 channels: 9 accumulators, 3 dy loads and 3 weight loads per 4 oc feed
+ * 9 mul+add pairs (1.5x the useful work per instruction of tile_8x4), and one horizontal sum per
+ * output at the end. */
+#define FEW_IC 3
+
+static void pack_few(conv_job *j, float *dst) { /* dst [kh][kw][ic][oc] */
+  for (int ky = 0; ky < j->kh; ky++)
+    for (int kx = 0; kx < j->kw; kx++)
+      for (int c = 0; c < j->ic; c++)
+        for (int o = 0; o < j->oc; o++)
+          dst[(((size_t)ky * j->kw + kx) * j->ic + c) * j->oc + o] = j->w[(((size_t)o * j->kh + ky) * j->kw + kx) * j->ic + c];
+  j->slice = dst;
+}
+
+static float lane_sum(v128_t v) {
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+static void few_row(const conv_job *j, int iy) {
+  const int s = j->s, pad = j->pad, kh = j->kh, kw = j->kw, oc = j->oc, ic = j->ic;
+  const int ky0 = (iy + pad) % s, nty = ky0 < kh ? (kh - 1 - ky0) / s + 1 : 0, oy0 = (iy + pad - ky0) / s;
+  for (int ix0 = 0; ix0 < imin(s, j->w_); ix0++) { /* parity class ix0, ix0 + s, ... */
+    const int kx0 = (ix0 + pad) % s, ntx = kx0 < kw ? (kw - 1 - kx0) / s + 1 : 0;
+    const int npx = (j->w_ - ix0 + s - 1) / s;
+    for (int t = 0; t < npx; t += 3) {
+      const int ix = ix0 + t * s, ox0 = (ix + pad - kx0) / s, np = imin(3, npx - t);
+      v128_t acc[3][FEW_IC];
+      for (int p = 0; p < 3; p++)
+        for (int c = 0; c < FEW_IC; c++) acc[p][c] = wasm_f32x4_splat(0.0f);
+      for (int i = 0; i < nty; i++)
+        for (int jx = 0; jx < ntx; jx++) {
+          const float *a = j->dyp + (oy0 - i + j->top) * j->arow + (size_t)(ox0 - jx + j->left) * oc;
+          const float *wt = j->slice + (((size_t)(ky0 + i * s) * kw + kx0 + jx * s) * ic) * oc;
+          for (int o = 0; o < oc; o += 4) {
+            const v128_t d0 = wasm_v128_load(a + o), d1 = wasm_v128_load(a + oc + o), d2 = wasm_v128_load(a + 2 * oc + o);
+            for (int c = 0; c < FEW_IC; c++) {
+              const v128_t wv = wasm_v128_load(wt + (size_t)c * oc + o);
+              acc[0][c] = wasm_f32x4_add(acc[0][c], wasm_f32x4_mul(d0, wv));
+              acc[1][c] = wasm_f32x4_add(acc[1][c], wasm_f32x4_mul(d1, wv));
+              acc[2][c] = wasm_f32x4_add(acc[2][c], wasm_f32x4_mul(d2, wv));
+            }
+          }
+        }
+      for (int p = 0; p < np; p++)
+        for (int c = 0; c < FEW_IC; c++) j->dx[((size_t)iy * j->w_ + ix + p * s) * FEW_IC + c] = lane_sum(acc[p][c]);
+    }
+  }
+}
+
+static void few_task(void *ctx, size_t thread, size_t i) {
+  (void)thread;
+  few_row(ctx, (int)i);
+}
+
 /* Task: row i of the current slice (the slice packed beforehand by the calling thread). */
 static void row_task(void *ctx, size_t thread, size_t i) {
   (void)thread;
@@ -285,7 +346,11 @@ void gc_conv2d_backward_data_par(const float *dy, int oh, int ow, int oc,
            (size_t)ow * oc * sizeof *dy);
 
   const int nslices = (ic + NR - 1) / NR;
-  if (threads > 1 && nslices >= 2 * threads) { /* enough slices: whole slices per thread */
+  if (ic == FEW_IC && oc % 4 == 0) {          /* the stem: SIMD along oc (its weights fit one slice buffer) */
+    pack_few(&j, j.slices);
+    if (threads > 1) par->run(par->pool, few_task, &j, (size_t)h);
+    else for (int iy = 0; iy < h; iy++) few_row(&j, iy);
+  } else if (threads > 1 && nslices >= 2 * threads) { /* enough slices: whole slices per thread */
     par->run(par->pool, slice_task, &j, (size_t)nslices);
   } else {                                     /* few slices (conv1: 3 channels): rows per thread */
     for (int c0 = 0; c0 < ic; c0 += NR) {

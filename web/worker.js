@@ -167,7 +167,7 @@ const ops = {
       if (heatmap) bufs.heat = engine._malloc(w * h * 4);
       if (cam) bufs.cam = engine._malloc(inW * inH * 4);
       if (!bufs.layer || (overlay && !bufs.overlay) || (heatmap && !bufs.heat) || (cam && !bufs.cam)) fail('out of memory in the engine');
-      const got = engine._gc_js_explain(ctx, img.ptr, w, h, cls, bufs.layer, a, bufs.overlay, bufs.heat, bufs.cam);
+      const got = engine._gc_js_explain(ctx, cls, bufs.layer, a, bufs.overlay, bufs.heat, bufs.cam);
       if (got < 0) fail(lastError(ctx));
       const pp = engine._gc_js_probs(ctx) >> 2;
       const out = {

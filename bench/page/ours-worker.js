@@ -50,7 +50,7 @@ function explain({ layer = 'layer4', classify = false }) {
   if (layerPtr) M._free(layerPtr);
   layerPtr = M._malloc(layer.length + 1);
   M.stringToUTF8(layer, layerPtr, layer.length + 1);
-  check(M._gc_js_explain(ctx, px, W, H, -1, layerPtr, 0.5, ov, 0, 0));
+  check(M._gc_js_explain(ctx, -1, layerPtr, 0.5, ov, 0, 0));
   return { ms: performance.now() - t0, backward_ms: M.HEAPF64[tm + 1] };
 }
 

@@ -394,6 +394,7 @@ static void test_simd_all(void) {
   test_simd_vs_ref("odd channels", (conv_shape){6, 5, 6, 9, 1, 1, 0});
   test_simd_vs_ref("odd channels", (conv_shape){13, 8, 5, 11, 7, 2, 3});
   test_simd_vs_ref("kernel 2x2 stride 2", (conv_shape){9, 7, 12, 8, 2, 2, 0});
+  test_simd_vs_ref("3 input channels, 3x3/1", (conv_shape){9, 10, 3, 8, 3, 1, 1});
   test_simd_vs_ref("kernel 3x3 stride 3", (conv_shape){10, 11, 9, 5, 3, 3, 1});
   test_simd_vs_ref("1x1 with pad > k - 1", (conv_shape){7, 6, 5, 4, 1, 2, 1});
 }
@@ -408,6 +409,7 @@ int main(void) {
   test_conv_fd((conv_shape){8, 10, 12, 3, 3, 2, 1});  /* 3x3/2, 8 + 4 channels */
   test_conv_fd((conv_shape){7, 9, 4, 5, 1, 2, 0});    /* 1x1/2 downsample: odd pixels get 0 */
   test_conv_fd((conv_shape){11, 13, 3, 4, 7, 2, 3});  /* conv1's 7x7/2 pad 3, 3 channels */
+  test_conv_fd((conv_shape){7, 8, 3, 12, 3, 1, 1});   /* 3 channels, stride 1 (SIMD along oc) */
   test_conv_fd((conv_shape){6, 7, 2, 3, 2, 2, 0});    /* kernel = stride, last column unused */
   test_conv_fd((conv_shape){7, 6, 5, 3, 1, 2, 1});    /* pad > k - 1: dy's border reads only 0 */
   test_maxpool_fd(9, 10, 3, 3, 2, 1);                 /* ResNet's 3x3/2 pad 1 */

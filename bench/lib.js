@@ -29,8 +29,7 @@ function loadEngine(threads = 1, extra = {}) {
 function createContext(M, weights) {
   const p = M._malloc(weights.length);
   M.HEAPU8.set(weights, p);
-  const j = M._gc_js_create(p, weights.length, -1, 224, 224);
-  M._free(p);
+  const j = M._gc_js_create(p, weights.length, -1, 224, 224); // frees p
   if (!j) throw new Error(M.UTF8ToString(M._gc_js_error(0)));
   return j;
 }

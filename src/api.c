@@ -53,10 +53,19 @@ static int pool_threads(int n) {
 #endif
 
 gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
-  if (!d || !d->weights || !d->weights_size) { ERR("no weights given"); return NULL; }
+  if (!d || !d->weights || !d->weights_size) {
+    if (d && d->free_weights) free((void *)d->weights);
+    ERR("no weights given");
+    return NULL;
+  }
   gc_ctx *g = calloc(1, sizeof *g);
-  if (!g) { ERR("out of memory"); return NULL; }
-  if (gc_model_load(&g->model, d->weights, d->weights_size, err, errlen)) { free(g); return NULL; }
+  const int bad = !g || gc_model_load(&g->model, d->weights, d->weights_size, err, errlen);
+  if (d->free_weights) free((void *)d->weights);
+  if (bad) {
+    if (!g) ERR("out of memory");
+    free(g);
+    return NULL;
+  }
 #ifdef __EMSCRIPTEN_PTHREADS__
   int nt = pool_threads(d->threads);
   if (nt > 1 && !(g->pool = pthreadpool_create(nt))) {
@@ -239,10 +248,13 @@ typedef struct gc_js {                /* what the worker holds: the context plus
 
 static char create_err[512];          /* only for gc_js_create failures: there is no context yet */
 
-EMSCRIPTEN_KEEPALIVE gc_js *gc_js_create(const uint8_t *weights, size_t n, int multilabel, int in_w, int in_h) {
+/* weights: n safetensors bytes the caller got from malloc; the engine takes them and frees them once
+ * parsed (gc_desc.free_weights), on failure too. */
+EMSCRIPTEN_KEEPALIVE gc_js *gc_js_create(uint8_t *weights, size_t n, int multilabel, int in_w, int in_h) {
   gc_js *j = calloc(1, sizeof *j);
-  if (!j) { snprintf(create_err, sizeof create_err, "out of memory"); return NULL; }
-  gc_desc d = {.weights = weights, .weights_size = n, .multilabel = multilabel, .input_w = in_w, .input_h = in_h};
+  if (!j) { free(weights); snprintf(create_err, sizeof create_err, "out of memory"); return NULL; }
+  gc_desc d = {.weights = weights, .weights_size = n, .free_weights = 1, .multilabel = multilabel, .input_w = in_w,
+               .input_h = in_h};
   j->g = gc_create(&d, create_err, sizeof create_err);
   if (!j->g) { free(j); return NULL; }
   return j;
@@ -293,7 +305,8 @@ EMSCRIPTEN_KEEPALIVE int gc_js_explain(gc_js *j, int cls, const char *layer, flo
     if (!m) return snprintf(j->err, sizeof j->err, "out of memory"), -1;
     j->mask = m; j->mask_n = (size_t)w * h;
   }
-  if (gc_cam_at(j->g, w, h, j->mask, j->err, sizeof j->err)) return -1;
+  if (w == e.w && h == e.h) memcpy(j->mask, e.cam, sizeof(float) * w * h); /* gc_cam_at would redo it */
+  else if (gc_cam_at(j->g, w, h, j->mask, j->err, sizeof j->err)) return -1;
   if (overlay_rgba && gc_render_overlay(&j->img, j->mask, image_weight, overlay_rgba, 4))
     return snprintf(j->err, sizeof j->err, "overlay opacity %g outside [0, 1]", image_weight), -1;
   if (heat_rgba) gc_render_heatmap(j->mask, w, h, heat_rgba, 4);

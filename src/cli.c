@@ -258,10 +258,9 @@ static gc_ctx *load_model(opts *o, labels *L) {
   size_t n;
   uint8_t *w = read_file(o->model, &n, err, sizeof err);
   if (!w) { fail(2, "%s", err); return NULL; }
-  gc_desc d = {.weights = w, .weights_size = n, .input_w = o->w, .input_h = o->h, .multilabel = o->multilabel,
-               .threads = o->threads};
+  gc_desc d = {.weights = w, .weights_size = n, .free_weights = 1, .input_w = o->w, .input_h = o->h,
+               .multilabel = o->multilabel, .threads = o->threads};
   gc_ctx *g = gc_create(&d, err, sizeof err);
-  free(w);
   if (!g) { fail(2, "%s: %s", o->model, err); return NULL; }
   if (!o->labels) { /* labels.txt beside the model */
     const char *slash = strrchr(o->model, '/');

@@ -28,6 +28,10 @@ typedef struct gc_ctx gc_ctx;
 
 typedef struct gc_desc {
   const uint8_t *weights; size_t weights_size; /* safetensors bytes; parsed and copied by gc_create   */
+  int free_weights;                            /* 1: weights came from malloc and gc_create frees them
+                                                  once parsed, before it builds the network (success or
+                                                  not), so the file's bytes are never held together with
+                                                  the network's weights: a peak lower by the file size  */
   int input_w, input_h;                        /* model input size; 0 → 224×224                      */
   int multilabel;                              /* 1: per-class sigmoid probabilities (a multi-label
                                                   model, like the shapes model); 0: softmax; -1: as

@@ -144,12 +144,17 @@ static plan make_plan(const gc_wino *k, int h, int w, int threads, int backward)
   p.h = h; p.w = w; p.tw = (w + 1) / 2; p.T = p.tw * ((h + 1) / 2);
   const int tbmax = backward ? TB_BWD : TB_FWD;
   p.nb = (p.T + tbmax - 1) / tbmax;
+  /* Blocks of equal size, as many as a multiple of the threads: no thread idles at the end of a layer
+   * (pthreadpool hands out equal shares of the task range). */
+  if (threads > 1 && p.nb > 1) p.nb = (p.nb + threads - 1) / threads * threads;
   p.tb = (p.T + p.nb - 1) / p.nb;
   p.nb = (p.T + p.tb - 1) / p.tb;
-  /* Split the produced channels only as far as it takes to give every thread a few tasks. */
+  /* Few blocks (the small maps of layer3-4): split the produced channels too, until every thread has
+   * two tasks. Each chunk then redoes its blocks' input transform (cheap), but every weight is still
+   * read once: on layer4, U (16.8 MB a conv) is what bounds a pass. */
   const int n = backward ? k->ic : k->oc;
   p.nc = 1;
-  while (threads > 1 && p.nb * p.nc < 4 * threads && n % (p.nc * 16) == 0 && n / (p.nc * 2) >= 32) p.nc *= 2;
+  while (threads > 1 && p.nb * p.nc < 2 * threads && n % (p.nc * 16) == 0 && n / (p.nc * 2) >= 32) p.nc *= 2;
   p.cc = n / p.nc;
   const size_t tiles = (size_t)NPOS * p.tb;
   p.per_thread = backward ? tiles * k->oc + tiles * p.cc + (size_t)k->oc * 8 : tiles * k->ic + tiles * p.cc;

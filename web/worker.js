@@ -112,8 +112,8 @@ const ops = {
     const bytes = new Uint8Array(weights);
     const p = copyIn(bytes);
     // multilabel: 1 sigmoid, 0 softmax, -1 let the engine read it from the file's metadata
+    // the engine takes the copy and frees it as soon as it is parsed (a lower peak than freeing it here)
     ctx = engine._gc_js_create(p, bytes.byteLength, multilabel, width || 224, height || 224);
-    engine._free(p);
     if (!ctx) fail(lastError(0));
     numClasses = engine._gc_js_num_classes(ctx);
     inW = width || 224; inH = height || 224;

@@ -22,8 +22,7 @@ async function init({ threads }) {
   const rgba = new Uint8Array(await (await fetch('models/input224.rgba')).arrayBuffer());
   let p = M._malloc(weights.length);
   M.HEAPU8.set(weights, p);
-  ctx = M._gc_js_create(p, weights.length, -1, W, H);
-  M._free(p);
+  ctx = M._gc_js_create(p, weights.length, -1, W, H); // frees p
   if (!ctx) throw new Error(M.UTF8ToString(M._gc_js_error(0)));
   px = M._malloc(rgba.length);
   M.HEAPU8.set(rgba, px);

@@ -157,7 +157,7 @@ static void labels_free(labels *L) { free(L->name); free(L->buf); }
 
 typedef struct opts {
   const char *cmd, *home, *model, *labels, *cls, *layer, *out, *heatmap, *panel, *cam, *grad, *logits, *out_dir;
-  const char *images[256];
+  const char **images;               /* the IMAGE arguments, in order (argc slots: any number of them) */
   int n_images, top, json, w, h, multilabel, threads;
   double alpha;
 } opts;
@@ -184,6 +184,7 @@ static int parse_threads(const char *v, opts *o) {
 
 static int parse(int argc, char **argv, opts *o) {
   *o = (opts){.top = 5, .w = 224, .h = 224, .alpha = 0.5, .multilabel = -1};
+  if (!(o->images = calloc((size_t)argc, sizeof *o->images))) return fail(2, "out of memory");
   int i = 1;
   if (i + 1 < argc && !strcmp(argv[i], "--home")) { o->home = argv[i + 1]; i += 2; }
   for (; i + 1 < argc && !strcmp(argv[i], "--threads"); i += 2) /* the launcher puts it here too */
@@ -195,7 +196,6 @@ static int parse(int argc, char **argv, opts *o) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     const char **dst = NULL;
     if (a[0] != '-') {
-      if (o->n_images == 256) return fail(2, "too many images (256 at most per call)");
       o->images[o->n_images++] = a;
       continue;
     }
@@ -449,5 +449,6 @@ int main(int argc, char **argv) {
   }
   labels_free(&L);
   gc_destroy(g);
+  free(o.images);
   return rc;
 }

@@ -80,7 +80,9 @@ def test_gradient_to_pixels_matches_torch(ref_model, inputs, tmp_path, torch_mod
     grad_p = tmp_path / "grad.npy"
     run_cli("explain", inputs["both"], "--model", st, "--layer", "input", "--grad", grad_p)
     grad = np.load(grad_p).transpose(2, 0, 1)
-    assert np.abs(grad - ref).max() / np.abs(ref).max() <= 1e-3
+    err = np.abs(grad - ref).max() / np.abs(ref).max()
+    print(f"both input pixels: grad err/max {err:.1e}")
+    assert err <= 1e-3
 
 
 def test_class_by_name_and_json(ref_model, inputs, tmp_path):

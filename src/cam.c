@@ -86,16 +86,20 @@ int gc_grad_reshape(gc_grad *g, const gc_net *net, char *err, size_t errlen) {
 
 /* ---- backward through the graph ---------------------------------------------------------------- */
 
-/* dx = convᵀ(dy): the input gradient of conv c, from the gradient of its output; by Winograd with the
- * forward's transformed weights where the forward used them (wk), else the direct SIMD kernel. */
+/* dx = convᵀ(dy), then + add (if add), then masked by relu'(relu_out) (if relu_out): the input gradient
+ * of conv c and the two steps that follow it in a block. By Winograd with the forward's transformed
+ * weights where the forward used them (wk: the steps fused into its last pass), else the direct SIMD
+ * kernel and the plain loops. */
 static void conv_t(const gc_conv *c, const gc_wino *wk, const float *dy, const gc_tensor *out, float *dx,
-                   const gc_tensor *in, gc_grad *g, const gc_parallel *par) {
+                   const gc_tensor *in, const float *add, const float *relu_out, gc_grad *g, const gc_parallel *par) {
   if (wk && wk->u) {
-    gc_wino_backward_data(wk, dy, out->h, out->w, dx, g->scratch, par);
+    gc_wino_backward_data(wk, dy, out->h, out->w, add, relu_out, dx, g->scratch, par);
     return;
   }
   gc_conv2d_backward_data_par(dy, out->h, out->w, c->oc, c->w, c->kh, c->kw, c->ic, c->stride, c->pad, dx, in->h,
                               in->w, g->scratch, par);
+  if (add) gc_add_inplace(dx, add, numel(in));
+  if (relu_out) gc_relu_backward(dx, relu_out, numel(in));
 }
 
 int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_tensor *act, gc_tensor *grad,
@@ -120,15 +124,15 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_
     gc_block_acts *a = &net->blk[b];
     if (layer == GC_LAYER_BLOCK0 + b) DONE(a->out, ((gc_tensor){a->out.h, a->out.w, a->out.c, cur}));
     const gc_block *k = &m->blocks[b];
-    gc_relu_backward(cur, a->out.data, numel(&a->out));        /* cur = gsum          [h][w][C]    */
-    conv_t(&k->conv2, &net->wino[b][1], cur, &a->out, tmp, &a->h1, g, par); /* tmp = conv2ᵀ(gsum) [h][w][C] */
-    gc_relu_backward(tmp, a->h1.data, numel(&a->h1));
-    conv_t(&k->conv1, &net->wino[b][0], tmp, &a->h1, nxt, &a->in, g, par);  /* nxt = conv1ᵀ(gh1) [hin][win][Cin] */
-    if (k->down.oc) {
-      conv_t(&k->down, NULL, cur, &a->out, tmp, &a->in, g, par);
+    gc_relu_backward(cur, a->out.data, numel(&a->out));        /* cur = gsum             [h][w][C] */
+    /* tmp = gh1 = relu'(h1) ⊙ conv2ᵀ(gsum)                                               [h][w][C] */
+    conv_t(&k->conv2, &net->wino[b][1], cur, &a->out, tmp, &a->h1, NULL, a->h1.data, g, par);
+    if (k->down.oc) {                                            /* nxt = conv1ᵀ(gh1) + downᵀ(gsum) */
+      conv_t(&k->conv1, &net->wino[b][0], tmp, &a->h1, nxt, &a->in, NULL, NULL, g, par);
+      conv_t(&k->down, NULL, cur, &a->out, tmp, &a->in, NULL, NULL, g, par);
       gc_add_inplace(nxt, tmp, numel(&a->in));
-    } else {
-      gc_add_inplace(nxt, cur, numel(&a->in));
+    } else {                                                     /* nxt = conv1ᵀ(gh1) + gsum        */
+      conv_t(&k->conv1, &net->wino[b][0], tmp, &a->h1, nxt, &a->in, cur, NULL, g, par);
     }
     float *s = cur; cur = nxt; nxt = s;                         /* cur = d block input */
     gc_prof_mark(&p, "layer%d.%d", b / 2 + 1, b % 2);
@@ -151,7 +155,7 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_
       }
     DONE(((gc_tensor){st->h, st->w, 64, g->acts}), ((gc_tensor){st->h, st->w, 64, nxt}));
   }
-  conv_t(&m->conv1, NULL, nxt, st, cur, &net->x, g, par);            /* cur = d x [H][W][3] */
+  conv_t(&m->conv1, NULL, nxt, st, cur, &net->x, NULL, NULL, g, par);            /* cur = d x [H][W][3] */
   gc_prof_mark(&p, "conv1", 0, 0);
   DONE(net->x, ((gc_tensor){net->x.h, net->x.w, 3, cur}));
 #undef DONE

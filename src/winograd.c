@@ -257,7 +257,7 @@ void gc_wino_forward(const gc_wino *k, const float *x, int h, int w, const float
 typedef struct {
   const gc_wino *k;
   plan p;
-  const float *dy;
+  const float *dy, *add, *relu_out;
   float *dx, *dP, *scratch; /* dP: [T][16][C], every tile's B dV Bᵀ */
 } bwd_ctx;
 
@@ -331,21 +331,23 @@ static void gather_row(void *ctx, size_t thread, size_t iy_) {
   const int ty0 = tmax(0, (iy - 1) >> 1), ty1 = tmin(th - 1, (iy + 1) / 2);
   for (int ix = 0; ix < w; ix++) {
     const int tx0 = tmax(0, (ix - 1) >> 1), tx1 = tmin(g->p.tw - 1, (ix + 1) / 2);
-    float *out = g->dx + ((size_t)iy * w + ix) * C;
+    const size_t at = ((size_t)iy * w + ix) * C;
     for (int c = 0; c < C; c += 4) {
       vf s = {0};
       for (int ty = ty0; ty <= ty1; ty++)
         for (int tx = tx0; tx <= tx1; tx++)
           s += LD(g->dP + ((size_t)(ty * g->p.tw + tx) * NPOS + (iy - 2 * ty + 1) * 4 + (ix - 2 * tx + 1)) * C + c);
-      ST(out + c, s);
+      if (g->add) s += LD(g->add + at + c);
+      if (g->relu_out) s = (vf)((vi)s & (LD(g->relu_out + at + c) > (vf){0}));
+      ST(g->dx + at + c, s);
     }
   }
 }
 
-void gc_wino_backward_data(const gc_wino *k, const float *dy, int h, int w, float *dx, float *scratch,
-                           const gc_parallel *par) {
+void gc_wino_backward_data(const gc_wino *k, const float *dy, int h, int w, const float *add, const float *relu_out,
+                           float *dx, float *scratch, const gc_parallel *par) {
   const int threads = par && par->threads > 1 ? par->threads : 1;
-  bwd_ctx g = {k, make_plan(k, h, w, threads, 1), dy, dx, scratch, NULL};
+  bwd_ctx g = {k, make_plan(k, h, w, threads, 1), dy, add, relu_out, dx, scratch, scratch};
   g.scratch = scratch + g.p.shared;
   run_tasks(par, bwd_task, &g, (size_t)g.p.nb * g.p.nc);
   run_tasks(par, gather_row, &g, (size_t)h);

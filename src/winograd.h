@@ -59,8 +59,12 @@ size_t gc_wino_scratch(const gc_wino *k, int h, int w, int threads);
 void gc_wino_forward(const gc_wino *k, const float *x, int h, int w, const float *res, int relu, float *y,
                      float *scratch, const gc_parallel *par);
 
-/* dx = the input gradient of conv (no bias, no ReLU: mask dy first) given dy.   dy: [h][w][K]   dx: [h][w][C] */
-void gc_wino_backward_data(const gc_wino *k, const float *dy, int h, int w, float *dx, float *scratch,
-                           const gc_parallel *par);
+/* dx = the input gradient of the conv given dy (bias and ReLU of its own output are not its business:
+ * mask dy first), then + add[i] if add, then 0 wherever relu_out[i] <= 0 if relu_out: the two steps a
+ * ResNet block's backward takes next (the shortcut's gradient; the ReLU that made the conv's input),
+ * done in the same parallel pass instead of two serial ones over dx.
+ *   dy: [h][w][K]   add, relu_out, dx: [h][w][C] (add and relu_out may be NULL; dx aliases neither) */
+void gc_wino_backward_data(const gc_wino *k, const float *dy, int h, int w, const float *add, const float *relu_out,
+                           float *dx, float *scratch, const gc_parallel *par);
 
 #endif

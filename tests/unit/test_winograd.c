@@ -115,8 +115,8 @@ static void test_backward(shape s, int fd) {
   const size_t n1 = gc_wino_scratch(&k, s.h, s.w, 1), n3 = gc_wino_scratch(&k, s.h, s.w, 3);
   float *sc1 = guarded(n1), *sc3 = guarded(n3);
   fill_nan(dx, nx); fill_nan(dx3, nx);
-  gc_wino_backward_data(&k, dy, s.h, s.w, dx, sc1, NULL);
-  gc_wino_backward_data(&k, dy, s.h, s.w, dx3, sc3, &fake3);
+  gc_wino_backward_data(&k, dy, s.h, s.w, NULL, NULL, dx, sc1, NULL);
+  gc_wino_backward_data(&k, dy, s.h, s.w, NULL, NULL, dx3, sc3, &fake3);
   gc_conv2d_backward_data_ref(dy, s.h, s.w, s.K, c.w, 3, 3, s.C, 1, 1, ref, s.h, s.w, NULL);
   double *refd = to_double(ref, nx);
   const double e = rel_err(dx, refd, nx);
@@ -124,6 +124,16 @@ static void test_backward(shape s, int fd) {
         s.h, s.w, s.C, s.K, e);
   CHECK(!memcmp(dx, dx3, nx * sizeof *dx), "backward %dx%d %d->%d: 3-thread split not bit-identical", s.h, s.w,
         s.C, s.K);
+  /* the fused steps: + add, then the ReLU mask, equal to doing them after */
+  float *add = rand_f(nx, NULL), *relu_out = rand_f(nx, NULL), *fused = malloc(nx * sizeof *fused);
+  gc_wino_backward_data(&k, dy, s.h, s.w, add, relu_out, fused, sc3, &fake3);
+  size_t bad = 0;
+  for (size_t i = 0; i < nx; i++) {
+    const float want = relu_out[i] > 0 ? dx[i] + add[i] : 0.0f;
+    bad += memcmp(&want, fused + i, sizeof want) != 0;
+  }
+  CHECK(bad == 0, "backward %dx%d %d->%d: fused add + ReLU mask differ in %zu of %zu", s.h, s.w, s.C, s.K, bad, nx);
+  free(add); free(relu_out); free(fused);
   double efd = 0;
   if (fd) {
     float *x = rand_f(nx, &xd);

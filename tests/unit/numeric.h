@@ -1,6 +1,7 @@
 /* numeric.h: what the C tests of the backward kernels share (test_backward.c, test_winograd.c):
  * a seeded RNG, random float inputs with exact double copies, relative error, central finite
- * differences, and a plain double-precision convolution. Static functions: include it once per test. */
+ * differences, a plain double-precision convolution and its finite-difference loss. Static functions:
+ * include it once per test. */
 #ifndef GC_NUMERIC_H
 #define GC_NUMERIC_H
 
@@ -91,6 +92,22 @@ static void conv_fwd(const conv_shape *c, const double *x, const double *w, cons
           }
         y[(oy * ow + ox) * c->oc + o] = acc;
       }
+}
+
+/* L(x) = <dy, conv(x)> for a convolution with weights w (no bias): the loss whose gradient with
+ * respect to x is the conv's data gradient given dy; y is scratch for conv(x). */
+typedef struct {
+  conv_shape c;
+  const double *w, *dy;
+  double *y;
+} conv_ctx;
+
+static double conv_loss(const double *x, const void *vc) {
+  const conv_ctx *t = vc;
+  conv_fwd(&t->c, x, t->w, NULL, t->y);
+  return dot(t->dy, t->y,
+             (size_t)out_size(t->c.h, t->c.k, t->c.s, t->c.p) *
+                 out_size(t->c.w, t->c.k, t->c.s, t->c.p) * t->c.oc);
 }
 
 #endif

@@ -84,19 +84,6 @@ static int run_conv_bwd(conv_bwd_fn k, const conv_shape *c, const float *dy, con
 /* ============================================================================================
  * 1. Finite-difference checks, one op at a time
  * ============================================================================================ */
-typedef struct {
-  conv_shape c;
-  const double *w, *dy;
-  double *y;
-} conv_ctx;
-
-static double conv_loss(const double *x, const void *vc) {
-  const conv_ctx *t = vc;
-  conv_fwd(&t->c, x, t->w, NULL, t->y);
-  return dot(t->dy, t->y,
-             (size_t)out_size(t->c.h, t->c.k, t->c.s, t->c.p) *
-                 out_size(t->c.w, t->c.k, t->c.s, t->c.p) * t->c.oc);
-}
 
 static void test_conv_fd(conv_shape c) {
   const size_t nx = (size_t)c.h * c.w * c.ic, nw = (size_t)c.oc * c.k * c.k * c.ic,

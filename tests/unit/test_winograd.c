@@ -91,18 +91,6 @@ static void test_forward(shape s, int with_res, int relu) {
   free(sc1); free(sc3);
 }
 
-typedef struct {
-  conv_shape c;
-  const double *w, *dy;
-  double *y;
-} loss_ctx;
-
-static double conv_loss(const double *x, const void *vc) {
-  const loss_ctx *t = vc;
-  conv_fwd(&t->c, x, t->w, NULL, t->y);
-  return dot(t->dy, t->y, (size_t)t->c.h * t->c.w * t->c.oc);
-}
-
 /* fd: also check against finite differences (small shapes only: 2 forwards per input element) */
 static void test_backward(shape s, int fd) {
   const size_t nx = (size_t)s.h * s.w * s.C, ny = (size_t)s.h * s.w * s.K;
@@ -138,7 +126,7 @@ static void test_backward(shape s, int fd) {
   if (fd) {
     float *x = rand_f(nx, &xd);
     double *g = malloc(nx * sizeof *g), *y = malloc(ny * sizeof *y);
-    const loss_ctx t = {{s.h, s.w, s.C, s.K, 3, 1, 1}, wd, dyd, y};
+    const conv_ctx t = {{s.h, s.w, s.C, s.K, 3, 1, 1}, wd, dyd, y};
     fd_grad(conv_loss, &t, xd, nx, g);
     efd = rel_err(dx, g, nx);
     CHECK(efd < 1e-4, "backward %dx%d %d->%d vs finite differences: rel err %.1e", s.h, s.w, s.C, s.K, efd);

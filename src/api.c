@@ -25,8 +25,8 @@ struct gc_ctx {
   int in_w, in_h, multilabel;
   int have_forward;                  /* a forward pass matches net's activations          */
   float *probs, *dlogits;            /* [num_classes]                                      */
-  float *cam, *cam_feat;             /* [in_h][in_w], [fh][fw]                             */
-  int cam_fw, cam_fh;
+  float *cam, *cam_feat;             /* [cam_h][cam_w] (the input size), [cam_fh][cam_fw]   */
+  int cam_w, cam_h, cam_fw, cam_fh;  /* 0: nothing explained                               */
   double forward_ms;
   struct pthreadpool *pool;          /* NULL: everything on the calling thread              */
 };
@@ -203,6 +203,7 @@ int gc_explain(gc_ctx *g, const gc_explain_desc *d, gc_explanation *out, char *e
   if (gc_backward_to(&g->net, &g->grad, g->dlogits, layer, &act, &grad, err, errlen)) return -1;
   double t1 = now_ms();
   size_t fpx = (size_t)act.h * act.w, px = (size_t)g->net.in_h * g->net.in_w;
+  g->cam_w = g->cam_h = g->cam_fw = g->cam_fh = 0; /* until both maps below are whole */
   float *cf = realloc(g->cam_feat, fpx * sizeof(float)), *c;
   if (cf) g->cam_feat = cf;
   c = cf ? realloc(g->cam, px * sizeof(float)) : NULL;
@@ -213,6 +214,7 @@ int gc_explain(gc_ctx *g, const gc_explain_desc *d, gc_explanation *out, char *e
   /* pytorch-grad-cam: scale at feature resolution, resize to the input, then scale again. */
   gc_cam_resize(g->cam_feat, act.h, act.w, g->cam, g->net.in_h, g->net.in_w);
   gc_cam_normalize(g->cam, px);
+  g->cam_w = g->net.in_w; g->cam_h = g->net.in_h;
   double t2 = now_ms();
 
   *out = (gc_explanation){.class_index = cls, .prob = cls >= 0 ? g->probs[cls] : NAN, .layer = layer,
@@ -224,6 +226,10 @@ int gc_explain(gc_ctx *g, const gc_explain_desc *d, gc_explanation *out, char *e
 
 int gc_cam_at(const gc_ctx *g, int w, int h, float *out, char *err, size_t errlen) {
   if (!g->cam_feat || !g->cam_fw) return ERR("nothing explained yet");
+  if (w == g->cam_w && h == g->cam_h) { /* the map gc_explain already made, by the same two steps */
+    memcpy(out, g->cam, sizeof(float) * w * h);
+    return 0;
+  }
   gc_cam_resize(g->cam_feat, g->cam_fh, g->cam_fw, out, h, w);
   gc_cam_normalize(out, (size_t)w * h);
   return 0;
@@ -305,8 +311,7 @@ EMSCRIPTEN_KEEPALIVE int gc_js_explain(gc_js *j, int cls, const char *layer, flo
     if (!m) return snprintf(j->err, sizeof j->err, "out of memory"), -1;
     j->mask = m; j->mask_n = (size_t)w * h;
   }
-  if (w == e.w && h == e.h) memcpy(j->mask, e.cam, sizeof(float) * w * h); /* gc_cam_at would redo it */
-  else if (gc_cam_at(j->g, w, h, j->mask, j->err, sizeof j->err)) return -1;
+  if (gc_cam_at(j->g, w, h, j->mask, j->err, sizeof j->err)) return -1;
   if (overlay_rgba && gc_render_overlay(&j->img, j->mask, image_weight, overlay_rgba, 4))
     return snprintf(j->err, sizeof j->err, "overlay opacity %g outside [0, 1]", image_weight), -1;
   if (heat_rgba) gc_render_heatmap(j->mask, w, h, heat_rgba, 4);

@@ -41,6 +41,14 @@ void gc_conv2d_backward_data_ref(const float *dy, int oh, int ow, int oc,
     }
 }
 
+void gc_parallel_for(const gc_parallel *par, gc_task_fn fn, void *ctx, size_t n) {
+  if (par && par->run && par->threads > 1) {
+    par->run(par->pool, fn, ctx, n);
+  } else {
+    for (size_t i = 0; i < n; i++) fn(ctx, 0, i);
+  }
+}
+
 #ifndef __wasm_simd128__
 
 /* Without wasm SIMD the reference is the kernel (on the calling thread). */
@@ -190,9 +198,9 @@ static void tile_2x8(TILE_ARGS) { tile_body(2, 2, TILE_PASS); }
 static void tile_1x8(TILE_ARGS) { tile_body(1, 2, TILE_PASS); }
 static const tile_fn tile_x8[5] = {NULL, tile_1x8, tile_2x8, tile_3x8, tile_4x8};
 
-/* 8 px x 4 channels, for a last slice of <= 4 channels (conv1's 3 input channels): the 4x8 tile
- * would waste 5 of its 8 lanes there, this one 1 of 4. Its last tile in a row may overrun the
- * row end (rare: only conv1 uses it, whose 112-pixel classes are whole tiles). */
+/* 8 px x 4 channels, for a last slice of <= 4 channels: the 4x8 tile would waste 5 of its 8 lanes
+ * there, this one 1 of 4 (with 3 channels). ResNet-18 never needs it (the stem's 3 input channels go
+ * to the few-channel kernel below); other shapes, such as the tests' odd channel counts, do. */
 static void tile_8x4(TILE_ARGS) { tile_body(8, 1, TILE_PASS); }
 
 /* What every task of one call shares; c0/nc/sw/mr/slice describe the channel slice being worked on. */
@@ -348,15 +356,13 @@ void gc_conv2d_backward_data_par(const float *dy, int oh, int ow, int oc,
   const int nslices = (ic + NR - 1) / NR;
   if (ic == FEW_IC && oc % 4 == 0) {          /* the stem: SIMD along oc (its weights fit one slice buffer) */
     pack_few(&j, j.slices);
-    if (threads > 1) par->run(par->pool, few_task, &j, (size_t)h);
-    else for (int iy = 0; iy < h; iy++) few_row(&j, iy);
+    gc_parallel_for(par, few_task, &j, (size_t)h);
   } else if (threads > 1 && nslices >= 2 * threads) { /* enough slices: whole slices per thread */
-    par->run(par->pool, slice_task, &j, (size_t)nslices);
-  } else {                                     /* few slices (conv1: 3 channels): rows per thread */
+    gc_parallel_for(par, slice_task, &j, (size_t)nslices);
+  } else {                                     /* few slices: rows per thread */
     for (int c0 = 0; c0 < ic; c0 += NR) {
       pack_slice(&j, c0, j.slices);
-      if (threads > 1) par->run(par->pool, row_task, &j, (size_t)h);
-      else for (int iy = 0; iy < h; iy++) conv_row(&j, iy);
+      gc_parallel_for(par, row_task, &j, (size_t)h);
     }
   }
   free(owned);

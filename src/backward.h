@@ -45,6 +45,10 @@ typedef struct gc_parallel {
   int threads;
 } gc_parallel;
 
+/* fn(ctx, thread, i) for every i in [0, n): on par's threads, or in order on the calling thread with
+ * thread 0 (par NULL, or one thread). Every hand-written kernel's parallel loop goes through here. */
+void gc_parallel_for(const gc_parallel *par, gc_task_fn fn, void *ctx, size_t n);
+
 /* gc_conv2d_backward_data spread over par's threads (par NULL: the calling thread, the same as
  * gc_conv2d_backward_data). Channel slices go to the threads when there are enough of them (each thread
  * packs its own slices), else the dx rows of each slice. scratch: gc_conv2d_backward_data_scratch_par

@@ -51,7 +51,6 @@ static size_t conv_scratch(const gc_conv *c, const gc_wino *wk, const gc_tensor 
                                              in->w, threads);
 }
 
-
 void gc_grad_free(gc_grad *g) {
   for (int i = 0; i < 3; i++) free(g->buf[i]);
   free(g->scratch); free(g->acts);

@@ -4,12 +4,12 @@
  *     → layer1 (2 blocks, 64) → layer2 (128, /2) → layer3 (256, /2) → layer4 (512, /2)
  *     → mean over H,W → feat [512] → fc → logits [N]
  *
- * BasicBlock: h1 = relu(conv1(in)); t = conv2(h1); out = relu(t + (down ? down(in) : in)).
- * ReLU is fused into conv1 of each block. Where Winograd runs conv2 (layer1-3), t, the add and the
- * ReLU are one step (its output transform); else XNNPACK runs conv2, add, clamp. The stem conv keeps its pre-ReLU output because Grad-CAM's
- * `conv1` target needs it (a torchvision hook on model.conv1 sees the value before bn1 and relu).
- * XNNPACK's binary add in this version has no clamp (its subgraph API inserts a separate clamp node
- * too), so each block runs add, then an in-place clamp to [0, inf).
+ * BasicBlock: h1 = relu(conv1(in)); out = relu(conv2(h1) + (down ? down(in) : in)).
+ * Every 3x3 stride-1 conv runs as Winograd (winograd.h): each block's conv2, with the residual add and
+ * ReLU in its output transform, and conv1 except where it has stride 2 (layer2-4.0: XNNPACK, ReLU
+ * fused). The downsample 1x1 convs, the stem, the pools and fc are XNNPACK operators. The stem conv
+ * keeps its pre-ReLU output because Grad-CAM's `conv1` target needs it (a torchvision hook on
+ * model.conv1 sees the value before bn1 and relu).
  */
 #include "forward.h"
 
@@ -77,8 +77,6 @@ static void pool_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
   pthreadpool_parallelize_1d_with_thread(pool, fn, ctx, n, 0);
 }
 
-/* Winograd for every 3x3 stride-1 conv (15 of the 20: 1.5 of 1.8 GMAC at 224x224). */
-static int use_wino(const gc_conv *c) { return gc_wino_supported(c); }
 
 /* ---- operator creation (once per model) ---------------------------------------------------------- */
 
@@ -95,9 +93,10 @@ static int make_clamp(xnn_operator_t *op) {
 }
 
 /* Transform c's weights for Winograd, then free the folded copy: the forward and the backward both
- * read the transformed one, and holding both would take 25/9 of the weights instead of 16/9. */
+ * read the transformed one, and holding both would take 25/9 of the weights instead of 16/9. Every
+ * 3x3 stride-1 conv of ResNet-18 qualifies (15 of the 20: 1.5 of 1.8 GMAC at 224x224). */
 static int make_wino(gc_wino *k, gc_conv *c) {
-  if (gc_wino_init(k, c)) return -1;
+  if (!gc_wino_supported(c) || gc_wino_init(k, c)) return -1;
   free(c->w);
   c->w = NULL;
   return 0;
@@ -115,17 +114,8 @@ int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err,
                                                  &net->op_pool) != xnn_status_success;
   for (int b = 0; b < 8 && !bad; b++) {
     gc_block *k = &m->blocks[b];
-    const int w1 = use_wino(&k->conv1), w2 = use_wino(&k->conv2);
-    bad = (w1 ? make_wino(&net->wino[b][0], &k->conv1) : make_conv(&k->conv1, 0.0f, &net->op_conv[b][0])) ||
-          (k->down.oc && make_conv(&k->down, -INFINITY, &net->op_conv[b][2]));
-    if (!bad && w2) {
-      bad = make_wino(&net->wino[b][1], &k->conv2);
-    } else if (!bad) {
-      bad = make_conv(&k->conv2, -INFINITY, &net->op_conv[b][1]) ||
-            xnn_create_binary_elementwise_nd(xnn_binary_add, xnn_datatype_fp32, NULL, NULL, NULL, 0,
-                                             &net->op_add[b]) != xnn_status_success ||
-            make_clamp(&net->op_clamp[b]);
-    }
+    bad = (k->conv1.stride == 1 ? make_wino(&net->wino[b][0], &k->conv1) : make_conv(&k->conv1, 0.0f, &net->op_conv1[b])) ||
+          make_wino(&net->wino[b][1], &k->conv2) || (k->down.oc && make_conv(&k->down, -INFINITY, &net->op_down[b]));
   }
   bad = bad || xnn_create_fully_connected_nc_f32(GC_FEAT, m->num_classes, GC_FEAT, m->num_classes, m->fc_w, m->fc_b,
                                                  -INFINITY, INFINITY, 0, NULL, NULL, &net->op_fc) != xnn_status_success;
@@ -138,9 +128,8 @@ void gc_net_destroy(gc_net *net) {
   xnn_operator_t *ops[] = {&net->op_stem, &net->op_relu, &net->op_pool, &net->op_gap, &net->op_fc};
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) if (*ops[i]) xnn_delete_operator(*ops[i]);
   for (int b = 0; b < 8; b++) {
-    for (int j = 0; j < 3; j++) if (net->op_conv[b][j]) xnn_delete_operator(net->op_conv[b][j]);
-    if (net->op_add[b]) xnn_delete_operator(net->op_add[b]);
-    if (net->op_clamp[b]) xnn_delete_operator(net->op_clamp[b]);
+    if (net->op_conv1[b]) xnn_delete_operator(net->op_conv1[b]);
+    if (net->op_down[b]) xnn_delete_operator(net->op_down[b]);
     gc_wino_free(&net->wino[b][0]); gc_wino_free(&net->wino[b][1]);
   }
   free(net->wscratch); free(net->arena); free(net->workspace); free(net->logits);
@@ -171,7 +160,6 @@ static void layout(gc_net *net, float *base, size_t *total) {
     if (numel(&net->blk[b].out) > big) big = numel(&net->blk[b].out);
   }
   gc_tensor scratch = {1, 1, (int)big, NULL};
-  net->t = carve(base, &off, &scratch);
   net->d = carve(base, &off, &scratch);
   *total = off;
 }
@@ -214,12 +202,7 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
             !XOK(xnn_reshape_max_pooling2d_nhwc_f32(net->op_pool, 1, sh, sw, 64, 64, 64, &(size_t){0}, &(size_t){0}, net->pool));
   for (int b = 0; b < 8 && !bad; b++) {
     gc_block_acts *a = &net->blk[b];
-    size_t shape[4] = {1, a->out.h, a->out.w, a->out.c};
-    bad = reshape_conv(net, net->op_conv[b][0], &a->in, &ws) || reshape_conv(net, net->op_conv[b][1], &a->h1, &ws) ||
-          reshape_conv(net, net->op_conv[b][2], &a->in, &ws) ||
-          (net->op_add[b] && !XOK(xnn_reshape_binary_elementwise_nd(net->op_add[b], 4, shape, 4, shape, net->pool))) ||
-          (net->op_clamp[b] && !XOK(xnn_reshape_unary_elementwise_nc(net->op_clamp[b], numel(&a->out) / a->out.c, a->out.c,
-                                                                     a->out.c, a->out.c, net->pool)));
+    bad = reshape_conv(net, net->op_conv1[b], &a->in, &ws) || reshape_conv(net, net->op_down[b], &a->in, &ws);
     for (int j = 0; j < 2; j++)
       if (net->wino[b][j].u) {
         const size_t n = gc_wino_scratch(&net->wino[b][j], a->out.h, a->out.w, net->par.threads);
@@ -256,12 +239,8 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
         !XOK(xnn_setup_max_pooling2d_nhwc_f32(net->op_pool, net->stem_relu.data, net->maxpool.data));
   for (int b = 0; b < 8 && !bad; b++) {
     gc_block_acts *a = &net->blk[b];
-    const float *shortcut = net->op_conv[b][2] ? net->d : a->in.data;
-    bad = (net->op_conv[b][0] && !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_conv[b][0], wsp, a->in.data, a->h1.data))) ||
-          (net->op_conv[b][1] && !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_conv[b][1], wsp, a->h1.data, net->t))) ||
-          (net->op_conv[b][2] && !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_conv[b][2], wsp, a->in.data, net->d))) ||
-          (net->op_add[b] && !XOK(xnn_setup_binary_elementwise_nd(net->op_add[b], net->t, shortcut, a->out.data))) ||
-          (net->op_clamp[b] && !XOK(xnn_setup_unary_elementwise_nc(net->op_clamp[b], a->out.data, a->out.data)));
+    bad = (net->op_conv1[b] && !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_conv1[b], wsp, a->in.data, a->h1.data))) ||
+          (net->op_down[b] && !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_down[b], wsp, a->in.data, net->d)));
   }
   bad = bad || !XOK(xnn_setup_average_pooling2d_nhwc_f32(net->op_gap, wsp, l4->data, net->feat)) ||
         !XOK(xnn_setup_fully_connected_nc_f32(net->op_fc, net->feat, net->logits));
@@ -287,23 +266,18 @@ int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen) 
                                 !run(net, &p, net->op_pool, "maxpool", 0));
   for (int b = first_block < 0 ? 0 : first_block; b < 8 && !bad; b++) {
     gc_block_acts *a = &net->blk[b];
-    const gc_wino *w = net->wino[b];
-    if (w[0].u) {
-      gc_wino_forward(&w[0], a->in.data, a->in.h, a->in.w, NULL, 1, a->h1.data, net->wscratch, &net->par);
+    if (net->op_conv1[b]) {
+      bad = !run(net, &p, net->op_conv1[b], "layer%d.%d.conv1", b);
+    } else {
+      gc_wino_forward(&net->wino[b][0], a->in.data, a->in.h, a->in.w, NULL, 1, a->h1.data, net->wscratch, &net->par);
       gc_prof_mark(&p, "layer%d.%d.conv1", b / 2 + 1, b % 2);
-    } else {
-      bad = !run(net, &p, net->op_conv[b][0], "layer%d.%d.conv1", b);
     }
-    bad = bad || (net->op_conv[b][2] && !run(net, &p, net->op_conv[b][2], "layer%d.%d.downsample", b));
+    bad = bad || (net->op_down[b] && !run(net, &p, net->op_down[b], "layer%d.%d.downsample", b));
     if (bad) break;
-    if (w[1].u) { /* out = relu(conv2(h1) + shortcut) in one pass */
-      gc_wino_forward(&w[1], a->h1.data, a->h1.h, a->h1.w, net->op_conv[b][2] ? net->d : a->in.data, 1, a->out.data,
-                      net->wscratch, &net->par);
-      gc_prof_mark(&p, "layer%d.%d.conv2+add+relu", b / 2 + 1, b % 2);
-    } else {
-      bad = !run(net, &p, net->op_conv[b][1], "layer%d.%d.conv2", b) || !run(net, &p, net->op_add[b], "layer%d.%d.add", b) ||
-            !run(net, &p, net->op_clamp[b], "layer%d.%d.relu", b);
-    }
+    /* out = relu(conv2(h1) + shortcut) in one pass */
+    gc_wino_forward(&net->wino[b][1], a->h1.data, a->h1.h, a->h1.w, net->op_down[b] ? net->d : a->in.data, 1,
+                    a->out.data, net->wscratch, &net->par);
+    gc_prof_mark(&p, "layer%d.%d.conv2+add+relu", b / 2 + 1, b % 2);
   }
   bad = bad || !run(net, &p, net->op_gap, "avgpool", 0) || !run(net, &p, net->op_fc, "fc", 0);
   gc_prof_end(&p);

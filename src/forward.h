@@ -42,11 +42,12 @@ typedef struct gc_net {
   float *logits;                   /* [num_classes]                                       */
   /* ---- private ---- */
   struct xnn_operator *op_stem, *op_relu, *op_pool, *op_gap, *op_fc;
-  struct xnn_operator *op_conv[8][3], *op_add[8], *op_clamp[8]; /* NULL where Winograd runs the conv */
-  gc_wino wino[8][2];              /* conv1, conv2 of each block by F(2x2,3x3) (u NULL: XNNPACK's) */
+  struct xnn_operator *op_conv1[8]; /* a block's conv1 where it has stride 2 (else NULL: Winograd's) */
+  struct xnn_operator *op_down[8]; /* a block's downsample, or NULL                                */
+  gc_wino wino[8][2];              /* conv1 (u NULL where XNNPACK's), conv2 of each block, F(2x2,3x3) */
   gc_parallel par;                 /* pool as a parallel-for for the hand-written kernels */
   float *wscratch;                 /* Winograd scratch for this shape and thread count */
-  float *t, *d;                    /* scratch: conv2 output, downsample output (largest block) */
+  float *d;                        /* scratch: downsample output (largest block)                */
   void *workspace; size_t workspace_size;
   float *arena;                    /* one allocation for every activation of this shape */
 } gc_net;

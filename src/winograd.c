@@ -170,14 +170,6 @@ size_t gc_wino_scratch(const gc_wino *k, int h, int w, int threads) {
   return nf > nbk ? nf : nbk;
 }
 
-static void run_tasks(const gc_parallel *par, gc_task_fn fn, void *ctx, size_t n) {
-  if (par && par->threads > 1) {
-    par->run(par->pool, fn, ctx, n);
-  } else {
-    for (size_t i = 0; i < n; i++) fn(ctx, 0, i);
-  }
-}
-
 /* ============================================================================================
  * Forward
  * ============================================================================================ */
@@ -248,7 +240,7 @@ void gc_wino_forward(const gc_wino *k, const float *x, int h, int w, const float
                      float *scratch, const gc_parallel *par) {
   const int threads = par && par->threads > 1 ? par->threads : 1;
   fwd_ctx f = {k, make_plan(k, h, w, threads, 0), x, res, y, scratch, relu};
-  run_tasks(par, fwd_task, &f, (size_t)f.p.nb * f.p.nc);
+  gc_parallel_for(par, fwd_task, &f, (size_t)f.p.nb * f.p.nc);
 }
 
 /* ============================================================================================
@@ -349,6 +341,6 @@ void gc_wino_backward_data(const gc_wino *k, const float *dy, int h, int w, cons
   const int threads = par && par->threads > 1 ? par->threads : 1;
   bwd_ctx g = {k, make_plan(k, h, w, threads, 1), dy, add, relu_out, dx, scratch, scratch};
   g.scratch = scratch + g.p.shared;
-  run_tasks(par, bwd_task, &g, (size_t)g.p.nb * g.p.nc);
-  run_tasks(par, gather_row, &g, (size_t)h);
+  gc_parallel_for(par, bwd_task, &g, (size_t)g.p.nb * g.p.nc);
+  gc_parallel_for(par, gather_row, &g, (size_t)h);
 }

@@ -2,7 +2,8 @@
 // bench/engine-server.js MODEL.safetensors IMAGE.png THREADS [LAYER]: one engine kept loaded, driven
 // over stdin/stdout one JSON line at a time, so that another process (bench/torch_vs_engine.py) can
 // alternate its own runs with ours: "round" → the times of one forward / Grad-CAM / pixels round (see
-// lib.js Bench.round), "memory" → wasm heap and RSS, "quit". The first line out is {"ready": ...}.
+// lib.js Bench.round), "method NAME LAYER FLAGS" → the wall time of one explanation with that CAM method
+// (bench/methods.py), "memory" → wasm heap and RSS, "quit". The first line out is {"ready": ...}.
 'use strict';
 const fs = require('fs');
 const readline = require('readline');
@@ -20,6 +21,10 @@ loadEngine(threads).then((M) => {
     const cmd = line.trim();
     if (cmd === 'round') say(b.round());
     else if (cmd === 'memory') say(b.memory());
+    else if (cmd.startsWith('method ')) { // method NAME LAYER FLAGS
+      const [, name, lay, flags] = cmd.split(/\s+/);
+      try { say(b.method(name, lay, Number(flags || 0))); } catch (e) { say({ error: String(e.message || e) }); }
+    }
     else if (cmd === 'quit') process.exit(0);
     else say({ error: `unknown command '${cmd}'` });
   });

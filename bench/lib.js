@@ -100,6 +100,21 @@ class Bench {
     const T = M.HEAPF64.subarray(this.tm, this.tm + 4);
     return { wall: performance.now() - t0, backward: T[1], cam: T[2], render: T[3] };
   }
+  // A full explanation with any method (classify + the stepwise job in one step + the overlay), as the
+  // CLI and the page run it. flags: 1 eigen_smooth, 2 aug_smooth, 4 metrics.
+  method(name, layer = this.layer, flags = 0) {
+    const { M, j, img } = this;
+    const cstr = (s) => { const p = M._malloc(s.length + 1); M.stringToUTF8(s, p, s.length + 1); return p; };
+    const m = cstr(name), L = cstr(layer);
+    const t0 = performance.now();
+    this.check(M._gc_js_classify(j, this.px, img.width, img.height));
+    this.check(M._gc_js_explain_begin(j, -1, L, m, flags, 0, 0, 0));
+    this.check(M._gc_js_step(j, Infinity));
+    this.check(M._gc_js_render(j, 0.5, this.ov, 0, 0));
+    const wall = performance.now() - t0;
+    M._free(m); M._free(L);
+    return { wall };
+  }
   // one round of all three rows
   round() {
     const f1 = this.forward(), e = this.explain(this.layer);

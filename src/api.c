@@ -11,27 +11,13 @@
 
 #include <pthreadpool.h>
 
-#include "cam.h"
-#include "forward.h"
-#include "model.h"
+#include "ctx.h"
 #include "render.h"
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
 
-struct gc_ctx {
-  gc_model model;
-  gc_net net;
-  gc_grad grad;
-  int in_w, in_h, multilabel;
-  int have_forward;                  /* a forward pass matches net's activations          */
-  float *probs, *dlogits;            /* [num_classes]                                      */
-  float *cam, *cam_feat;             /* [cam_h][cam_w] (the input size), [cam_fh][cam_fw]   */
-  int cam_w, cam_h, cam_fw, cam_fh;  /* 0: nothing explained                               */
-  double forward_ms;
-  struct pthreadpool *pool;          /* NULL: everything on the calling thread              */
-};
 
-static double now_ms(void) {
+double gc_now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
@@ -93,6 +79,7 @@ gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
 
 void gc_destroy(gc_ctx *g) {
   if (!g) return;
+  gc_explain_abort(g);
   gc_net_destroy(&g->net);
   pthreadpool_destroy(g->pool);      /* after the net: its operators run on the pool */
   gc_grad_free(&g->grad);
@@ -102,10 +89,12 @@ void gc_destroy(gc_ctx *g) {
 }
 
 int gc_num_classes(const gc_ctx *g) { return g->model.num_classes; }
+int gc_multilabel(const gc_ctx *g) { return g->multilabel; }
 void gc_input_size(const gc_ctx *g, int *w, int *h) { *w = g->in_w; *h = g->in_h; }
 
 int gc_set_input_size(gc_ctx *g, int w, int h, char *err, size_t errlen) {
   if (w < 32 || h < 32 || w > 4096 || h > 4096) return ERR("model input size %dx%d out of range (32..4096 per side)", w, h);
+  gc_explain_abort(g);
   if (w != g->in_w || h != g->in_h) g->have_forward = 0; /* an explain now would use the old image's pass */
   g->in_w = w; g->in_h = h;
   return 0;
@@ -113,21 +102,21 @@ int gc_set_input_size(gc_ctx *g, int w, int h, char *err, size_t errlen) {
 
 /* ---- forward ------------------------------------------------------------------------------------- */
 
-static void compute_probs(gc_ctx *g) {
+void gc_ctx_probs(const gc_ctx *g, const float *z, float *p) {
   int n = g->model.num_classes;
-  const float *z = g->net.logits;
   if (g->multilabel) {
-    for (int i = 0; i < n; i++) g->probs[i] = 1.0f / (1.0f + expf(-z[i]));
+    for (int i = 0; i < n; i++) p[i] = 1.0f / (1.0f + expf(-z[i]));
     return;
   }
   float mx = z[0];
   for (int i = 1; i < n; i++) if (z[i] > mx) mx = z[i];
   double s = 0;
   for (int i = 0; i < n; i++) s += exp((double)z[i] - mx);
-  for (int i = 0; i < n; i++) g->probs[i] = (float)(exp((double)z[i] - mx) / s);
+  for (int i = 0; i < n; i++) p[i] = (float)(exp((double)z[i] - mx) / s);
 }
 
 static int shape_for(gc_ctx *g, int w, int h, char *err, size_t errlen) {
+  gc_explain_abort(g);
   g->have_forward = 0;
   if (gc_net_reshape(&g->net, h, w, err, errlen) || gc_grad_reshape(&g->grad, &g->net, err, errlen)) {
     g->net.in_h = g->net.in_w = 0; /* force a clean reshape next time */
@@ -137,10 +126,10 @@ static int shape_for(gc_ctx *g, int w, int h, char *err, size_t errlen) {
 }
 
 static int run_forward(gc_ctx *g, char *err, size_t errlen) {
-  double t0 = now_ms();
+  double t0 = gc_now_ms();
   if (gc_net_forward(&g->net, err, errlen)) return -1;
-  g->forward_ms = now_ms() - t0;
-  compute_probs(g);
+  g->forward_ms = gc_now_ms() - t0;
+  gc_ctx_probs(g, g->net.logits, g->probs);
   g->have_forward = 1;
   return 0;
 }
@@ -185,56 +174,6 @@ int gc_topk(const gc_ctx *g, int k, int *idx) {
   return k;
 }
 
-/* ---- explain ------------------------------------------------------------------------------------- */
-
-int gc_explain(gc_ctx *g, const gc_explain_desc *d, gc_explanation *out, char *err, size_t errlen) {
-  int n = g->model.num_classes;
-  if (!g->have_forward) return ERR("no image classified yet");
-  int layer = gc_layer_parse(d && d->layer ? d->layer : "layer4");
-  if (layer == -2) return ERR("unknown layer '%s' (conv1, relu, maxpool, layer1..layer4, layerN.M, input)", d->layer);
-  int cls = d ? d->class_index : -1;
-  if (cls >= n) return ERR("class %d out of range (the model has %d classes: 0..%d)", cls, n, n - 1);
-  if (cls < 0 && !(d && d->logit_weights)) gc_topk(g, 1, &cls);
-  if (d && d->logit_weights) memcpy(g->dlogits, d->logit_weights, n * sizeof(float));
-  else { memset(g->dlogits, 0, n * sizeof(float)); g->dlogits[cls] = 1.0f; }
-
-  double t0 = now_ms();
-  gc_tensor act, grad;
-  if (gc_backward_to(&g->net, &g->grad, g->dlogits, layer, &act, &grad, err, errlen)) return -1;
-  double t1 = now_ms();
-  size_t fpx = (size_t)act.h * act.w, px = (size_t)g->net.in_h * g->net.in_w;
-  g->cam_w = g->cam_h = g->cam_fw = g->cam_fh = 0; /* until both maps below are whole */
-  float *cf = realloc(g->cam_feat, fpx * sizeof(float)), *c;
-  if (cf) g->cam_feat = cf;
-  c = cf ? realloc(g->cam, px * sizeof(float)) : NULL;
-  if (!c) return ERR("out of memory for the CAM");
-  g->cam = c;
-  gc_gradcam(&act, &grad, g->cam_feat);
-  g->cam_fw = act.w; g->cam_fh = act.h;
-  /* pytorch-grad-cam: scale at feature resolution, resize to the input, then scale again. */
-  gc_cam_resize(g->cam_feat, act.h, act.w, g->cam, g->net.in_h, g->net.in_w);
-  gc_cam_normalize(g->cam, px);
-  g->cam_w = g->net.in_w; g->cam_h = g->net.in_h;
-  double t2 = now_ms();
-
-  *out = (gc_explanation){.class_index = cls, .prob = cls >= 0 ? g->probs[cls] : NAN, .layer = layer,
-                          .w = g->net.in_w, .h = g->net.in_h, .cam = g->cam,
-                          .fw = act.w, .fh = act.h, .cam_feat = g->cam_feat, .gc = grad.c, .grad = grad.data,
-                          .forward_ms = g->forward_ms, .backward_ms = t1 - t0, .cam_ms = t2 - t1};
-  return 0;
-}
-
-int gc_cam_at(const gc_ctx *g, int w, int h, float *out, char *err, size_t errlen) {
-  if (!g->cam_feat || !g->cam_fw) return ERR("nothing explained yet");
-  if (w == g->cam_w && h == g->cam_h) { /* the map gc_explain already made, by the same two steps */
-    memcpy(out, g->cam, sizeof(float) * w * h);
-    return 0;
-  }
-  gc_cam_resize(g->cam_feat, g->cam_fh, g->cam_fw, out, h, w);
-  gc_cam_normalize(out, (size_t)w * h);
-  return 0;
-}
-
 /* ---- WebAssembly exports (the page's worker) -------------------------------------------------------- *
  * The worker copies canvas pixels (RGBA) into memory it got from malloc, calls these, and reads the
  * results straight out of the wasm heap. Each returns 0 / a pointer on success; on failure -1 / NULL
@@ -250,6 +189,9 @@ typedef struct gc_js {                /* what the worker holds: the context plus
   gc_image img;                       /* the last classified pixels as RGB: every explain draws on them */
   float *mask;                        /* the CAM at the image's size, grown as needed, kept between calls */
   size_t mask_n;
+  gc_explanation e; int have_e;       /* the last finished explanation                        */
+  int info[10];
+  double mbuf[8 + 3 * GC_ROAD_MAX];
 } gc_js;
 
 static char create_err[512];          /* only for gc_js_create failures: there is no context yet */
@@ -286,6 +228,7 @@ EMSCRIPTEN_KEEPALIVE int gc_js_set_input_size(gc_js *j, int w, int h) {
 /* Classify canvas pixels rgba [h][w][4]; afterwards gc_js_top (5 best) and gc_js_probs. The pixels are
  * kept (as RGB) for the explains that follow. */
 EMSCRIPTEN_KEEPALIVE int gc_js_classify(gc_js *j, const uint8_t *rgba, int w, int h) {
+  j->have_e = 0;
   gc_image_free(&j->img);
   if (gc_image_from_rgba(rgba, w, h, &j->img, j->err, sizeof j->err)) return -1;
   int rc = gc_classify(j->g, &j->img, j->err, sizeof j->err);
@@ -294,18 +237,66 @@ EMSCRIPTEN_KEEPALIVE int gc_js_classify(gc_js *j, const uint8_t *rgba, int w, in
   return rc;
 }
 
-/* Explain the last classified image for class cls (-1: top-1) at layer, and draw at that image's size
- * w×h: overlay_rgba and heat_rgba [h][w][4] (either may be NULL), cam [in_h][in_w] floats (may be
- * NULL). Returns the class explained, or -1. Re-explaining (another class or layer) converts and
- * allocates nothing: the RGB pixels and the mask buffer are kept. */
-EMSCRIPTEN_KEEPALIVE int gc_js_explain(gc_js *j, int cls, const char *layer, float image_weight, uint8_t *overlay_rgba,
-                                       uint8_t *heat_rgba, float *cam) {
-  gc_explanation e;
+/* Explaining is a job run in steps, so that the worker can report progress and take a Cancel between
+ * them (gradcam.h's gc_explain_begin/_step):
+ *   gc_js_explain_begin(j, cls, layer, method, flags, percentiles, n_percentiles, road_noise)  0 / -1
+ *     cls -1: top-1; flags: 1 eigen_smooth, 2 aug_smooth, 4 metrics; percentiles NULL: 10..90
+ *   gc_js_step(j, budget_ms)  1 done, 0 more to do (gc_js_progress(j) says how far), -1 failed
+ *   gc_js_render(j, image_weight, overlay_rgba, heat_rgba, cam)  draws the finished explanation at the
+ *     image's size w×h: overlay and heat [h][w][4] (either may be NULL), cam [in_h][in_w] floats (may
+ *     be NULL). Returns the class explained, or -1. Re-explaining converts and allocates nothing: the
+ *     RGB pixels and the mask buffer are kept.
+ *   gc_js_info(j): ints {class, eigen_smooth, eigen_ignored, aug_smooth, n_compared, compared[3], fw, fh}
+ *   gc_js_metrics(j): doubles {score, change, drop, increase, n, morf_mean, lerf_mean, combined,
+ *     percentiles[n], morf[n], lerf[n]}, or NULL without metrics
+ * gc_js_explain is the three in one call for Grad-CAM-like callers that need no steps. */
+EMSCRIPTEN_KEEPALIVE int gc_js_explain_begin(gc_js *j, int cls, const char *layer, const char *method, int flags,
+                                             const int *percentiles, int n_percentiles, double road_noise) {
+  j->have_e = 0;
   if (!j->img.rgb) return snprintf(j->err, sizeof j->err, "no image classified yet"), -1;
-  if (gc_explain(j->g, &(gc_explain_desc){.class_index = cls, .layer = layer}, &e, j->err, sizeof j->err)) return -1;
-  double t0 = now_ms();
+  gc_explain_desc d = {.class_index = cls, .layer = layer, .method = method, .eigen_smooth = flags & 1,
+                       .aug_smooth = (flags >> 1) & 1, .metrics = (flags >> 2) & 1, .road_percentiles = percentiles,
+                       .n_road_percentiles = n_percentiles, .road_noise = road_noise};
+  return gc_explain_begin(j->g, &d, j->err, sizeof j->err);
+}
+
+EMSCRIPTEN_KEEPALIVE int gc_js_step(gc_js *j, double budget_ms) {
+  int rc = gc_explain_step(j->g, budget_ms, &j->e, j->err, sizeof j->err);
+  j->have_e = rc == 1;
+  return rc;
+}
+
+EMSCRIPTEN_KEEPALIVE double gc_js_progress(const gc_js *j) { return gc_explain_progress(j->g); }
+EMSCRIPTEN_KEEPALIVE void gc_js_cancel(gc_js *j) { gc_explain_abort(j->g); j->have_e = 0; }
+
+EMSCRIPTEN_KEEPALIVE const int *gc_js_info(gc_js *j) {
+  const gc_explanation *e = &j->e;
+  int v[10] = {e->class_index, e->eigen_smooth, e->eigen_ignored, e->aug_smooth, e->n_compared,
+               e->compared[0], e->compared[1], e->compared[2], e->fw, e->fh};
+  memcpy(j->info, v, sizeof v);
+  return j->info;
+}
+
+EMSCRIPTEN_KEEPALIVE const double *gc_js_metrics(gc_js *j) {
+  const gc_metrics *m = j->have_e ? j->e.metrics : NULL;
+  if (!m) return NULL;
+  double *o = j->mbuf;
+  const int n = m->n_road;
+  double head[8] = {m->score, m->cam_mult_change, m->drop, m->increase, n, m->road_morf_mean, m->road_lerf_mean,
+                    m->road_combined};
+  memcpy(o, head, sizeof head);
+  for (int i = 0; i < n; i++) {
+    o[8 + i] = m->road_percentiles[i]; o[8 + n + i] = m->road_morf[i]; o[8 + 2 * n + i] = m->road_lerf[i];
+  }
+  return o;
+}
+
+EMSCRIPTEN_KEEPALIVE int gc_js_render(gc_js *j, float image_weight, uint8_t *overlay_rgba, uint8_t *heat_rgba, float *cam) {
+  if (!j->have_e) return snprintf(j->err, sizeof j->err, "nothing explained yet"), -1;
+  const gc_explanation *e = &j->e;
+  double t0 = gc_now_ms();
   const int w = j->img.w, h = j->img.h;
-  if (cam) memcpy(cam, e.cam, sizeof(float) * e.w * e.h);
+  if (cam) memcpy(cam, e->cam, sizeof(float) * e->w * e->h);
   if ((size_t)w * h > j->mask_n) {
     float *m = realloc(j->mask, sizeof(float) * w * h);
     if (!m) return snprintf(j->err, sizeof j->err, "out of memory"), -1;
@@ -315,7 +306,13 @@ EMSCRIPTEN_KEEPALIVE int gc_js_explain(gc_js *j, int cls, const char *layer, flo
   if (overlay_rgba && gc_render_overlay(&j->img, j->mask, image_weight, overlay_rgba, 4))
     return snprintf(j->err, sizeof j->err, "overlay opacity %g outside [0, 1]", image_weight), -1;
   if (heat_rgba) gc_render_heatmap(j->mask, w, h, heat_rgba, 4);
-  j->timings[1] = e.backward_ms; j->timings[2] = e.cam_ms; j->timings[3] = now_ms() - t0;
-  return e.class_index;
+  j->timings[1] = e->backward_ms; j->timings[2] = e->cam_ms; j->timings[3] = gc_now_ms() - t0;
+  return e->class_index;
+}
+
+EMSCRIPTEN_KEEPALIVE int gc_js_explain(gc_js *j, int cls, const char *layer, float image_weight, uint8_t *overlay_rgba,
+                                       uint8_t *heat_rgba, float *cam) {
+  if (gc_js_explain_begin(j, cls, layer, "gradcam", 0, NULL, 0, 0) || gc_js_step(j, INFINITY) != 1) return -1;
+  return gc_js_render(j, image_weight, overlay_rgba, heat_rgba, cam);
 }
 #endif

@@ -432,6 +432,15 @@ void gc_relu_backward(float *g, const float *y, size_t n) {
   }
 }
 
+/* Guided backpropagation's ReLU rule (Springenberg et al.; pytorch-grad-cam's GuidedBackpropReLU):
+ * the gradient passes only where the forward input was positive AND the incoming gradient is. */
+void gc_relu_backward_guided(float *g, const float *y, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    g[i] = y[i] > 0.0f && gi > 0.0f ? gi : 0.0f;
+  }
+}
+
 void gc_avgpool_backward(const float *dy, int h, int w, int c, float *dx) {
   const float n = (float)h * (float)w;
   for (int ch = 0; ch < c; ch++) dx[ch] = dy[ch] / n; /* first pixel, then copied */

@@ -88,6 +88,10 @@ void gc_maxpool2d_backward(const float *dy, int oh, int ow, const float *x, int 
  * (y > 0 exactly where the input was > 0, so this is the usual mask, with 0 at the kink). */
 void gc_relu_backward(float *g, const float *y, size_t n);
 
+/* Guided backprop's ReLU rule, in place: g[i] = (y[i] > 0 && g[i] > 0) ? g[i] : 0. Not a gradient
+ * (so no finite-difference check): the rule pytorch-grad-cam's GuidedBackpropReLUModel applies. */
+void gc_relu_backward_guided(float *g, const float *y, size_t n);
+
 /* Global average pool backward: dx[h][w][c] = dy[c] / (h*w).   dy: [c]   dx: [h][w][c] */
 void gc_avgpool_backward(const float *dy, int h, int w, int c, float *dx);
 

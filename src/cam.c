@@ -90,7 +90,13 @@ int gc_grad_reshape(gc_grad *g, const gc_net *net, char *err, size_t errlen) {
  * weights where the forward used them (wk: the steps fused into its last pass), else the direct SIMD
  * kernel and the plain loops. */
 static void conv_t(const gc_conv *c, const gc_wino *wk, const float *dy, const gc_tensor *out, float *dx,
-                   const gc_tensor *in, const float *add, const float *relu_out, gc_grad *g, const gc_parallel *par) {
+                   const gc_tensor *in, const float *add, const float *relu_out, int guided, gc_grad *g,
+                   const gc_parallel *par) {
+  if (guided && relu_out) { /* the guided rule is not fused: the plain pass, then the rule */
+    conv_t(c, wk, dy, out, dx, in, add, NULL, 0, g, par);
+    gc_relu_backward_guided(dx, relu_out, numel(in));
+    return;
+  }
   if (wk && wk->u) {
     gc_wino_backward_data(wk, dy, out->h, out->w, add, relu_out, dx, g->scratch, par);
     return;
@@ -101,13 +107,30 @@ static void conv_t(const gc_conv *c, const gc_wino *wk, const float *dy, const g
   if (relu_out) gc_relu_backward(dx, relu_out, numel(in));
 }
 
-int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_tensor *act, gc_tensor *grad,
-                   char *err, size_t errlen) {
+void gc_layer_act(gc_net *net, gc_grad *g, int layer, gc_tensor *act) {
+  if (layer == GC_LAYER_INPUT) { *act = net->x; return; }
+  if (layer >= GC_LAYER_BLOCK0) { *act = net->blk[layer - GC_LAYER_BLOCK0].out; return; }
+  if (layer == GC_LAYER_MAXPOOL) { *act = net->maxpool; return; }
+  if (layer == GC_LAYER_RELU) { *act = net->stem_relu; return; }
+  /* torchvision's conv1 output is before bn1: A = (stem - shift) / scale. */
+  const gc_tensor *st = &net->stem;
+  const float *sc = net->model->conv1.bn_scale, *sh = net->model->conv1.bn_shift;
+  const size_t px = (size_t)st->h * st->w;
+  for (size_t i = 0; i < px; i++)
+    for (int c = 0; c < 64; c++) g->acts[i * 64 + c] = (st->data[i * 64 + c] - sh[c]) / sc[c];
+  *act = (gc_tensor){st->h, st->w, 64, g->acts};
+}
+
+int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, const gc_backward_opts *o,
+                   gc_tensor *act, gc_tensor *grad, char *err, size_t errlen) {
   if (layer < GC_LAYER_INPUT || layer >= GC_LAYER_COUNT) return ERR("unknown target layer %d", layer);
   if (g->h != net->in_h || g->w != net->in_w) return ERR("backward workspace not shaped for this input");
   const gc_model *m = net->model;
   float *cur = g->buf[0], *nxt = g->buf[1], *tmp = g->buf[2];
   const gc_parallel *par = net->pool ? &net->par : NULL;
+  const int guided = o && o->guided;
+  void (*relu_bw)(float *, const float *, size_t) = guided ? gc_relu_backward_guided : gc_relu_backward;
+#define BN_GRAD(C, T, DATA) do { if (o && o->bn_grad) o->bn_grad(o->user, (C), &(gc_tensor){(T)->h, (T)->w, (T)->c, (DATA)}); } while (0)
   gc_prof p;
   gc_prof_begin(&p, "backward", net);
 #define DONE(A, G) do { *act = (A); *grad = (G); gc_prof_end(&p); return 0; } while (0)
@@ -123,15 +146,18 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_
     gc_block_acts *a = &net->blk[b];
     if (layer == GC_LAYER_BLOCK0 + b) DONE(a->out, ((gc_tensor){a->out.h, a->out.w, a->out.c, cur}));
     const gc_block *k = &m->blocks[b];
-    gc_relu_backward(cur, a->out.data, numel(&a->out));        /* cur = gsum             [h][w][C] */
+    relu_bw(cur, a->out.data, numel(&a->out));                  /* cur = gsum             [h][w][C] */
+    BN_GRAD(&k->conv2, &a->out, cur);                            /* = d bn2 out = d downsample bn out */
+    if (k->down.oc) BN_GRAD(&k->down, &a->out, cur);
     /* tmp = gh1 = relu'(h1) ⊙ conv2ᵀ(gsum)                                               [h][w][C] */
-    conv_t(&k->conv2, &net->wino[b][1], cur, &a->out, tmp, &a->h1, NULL, a->h1.data, g, par);
+    conv_t(&k->conv2, &net->wino[b][1], cur, &a->out, tmp, &a->h1, NULL, a->h1.data, guided, g, par);
+    BN_GRAD(&k->conv1, &a->h1, tmp);
     if (k->down.oc) {                                            /* nxt = conv1ᵀ(gh1) + downᵀ(gsum) */
-      conv_t(&k->conv1, &net->wino[b][0], tmp, &a->h1, nxt, &a->in, NULL, NULL, g, par);
-      conv_t(&k->down, NULL, cur, &a->out, tmp, &a->in, NULL, NULL, g, par);
+      conv_t(&k->conv1, &net->wino[b][0], tmp, &a->h1, nxt, &a->in, NULL, NULL, 0, g, par);
+      conv_t(&k->down, NULL, cur, &a->out, tmp, &a->in, NULL, NULL, 0, g, par);
       gc_add_inplace(nxt, tmp, numel(&a->in));
     } else {                                                     /* nxt = conv1ᵀ(gh1) + gsum        */
-      conv_t(&k->conv1, &net->wino[b][0], tmp, &a->h1, nxt, &a->in, cur, NULL, g, par);
+      conv_t(&k->conv1, &net->wino[b][0], tmp, &a->h1, nxt, &a->in, cur, NULL, 0, g, par);
     }
     float *s = cur; cur = nxt; nxt = s;                         /* cur = d block input */
     gc_prof_mark(&p, "layer%d.%d", b / 2 + 1, b % 2);
@@ -141,23 +167,24 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_
   gc_maxpool2d_backward(cur, net->maxpool.h, net->maxpool.w, net->stem_relu.data, st->h, st->w, 64, 3, 2, 1, nxt);
   gc_prof_mark(&p, "maxpool", 0, 0);
   if (layer == GC_LAYER_RELU) DONE(net->stem_relu, ((gc_tensor){st->h, st->w, 64, nxt}));
-  gc_relu_backward(nxt, net->stem_relu.data, numel(st));       /* nxt = d stem (post-BN) */
+  relu_bw(nxt, net->stem_relu.data, numel(st));                /* nxt = d stem (post-BN) */
+  BN_GRAD(&m->conv1, st, nxt);
   gc_prof_mark(&p, "relu", 0, 0);
   if (layer == GC_LAYER_CONV1) {
-    /* torchvision's conv1 output is before bn1: A = (stem - shift) / scale, dA = d stem * scale. */
-    const float *sc = m->conv1.bn_scale, *sh = m->conv1.bn_shift;
+    /* torchvision's conv1 output is before bn1: dA = d stem * scale (A itself: gc_layer_act). */
+    const float *sc = m->conv1.bn_scale;
     size_t px = (size_t)st->h * st->w;
     for (size_t i = 0; i < px; i++)
-      for (int c = 0; c < 64; c++) {
-        g->acts[i * 64 + c] = (st->data[i * 64 + c] - sh[c]) / sc[c];
-        nxt[i * 64 + c] *= sc[c];
-      }
-    DONE(((gc_tensor){st->h, st->w, 64, g->acts}), ((gc_tensor){st->h, st->w, 64, nxt}));
+      for (int c = 0; c < 64; c++) nxt[i * 64 + c] *= sc[c];
+    gc_tensor a;
+    gc_layer_act(net, g, layer, &a);
+    DONE(a, ((gc_tensor){st->h, st->w, 64, nxt}));
   }
-  conv_t(&m->conv1, NULL, nxt, st, cur, &net->x, NULL, NULL, g, par);            /* cur = d x [H][W][3] */
+  conv_t(&m->conv1, NULL, nxt, st, cur, &net->x, NULL, NULL, 0, g, par);         /* cur = d x [H][W][3] */
   gc_prof_mark(&p, "conv1", 0, 0);
   DONE(net->x, ((gc_tensor){net->x.h, net->x.w, 3, cur}));
 #undef DONE
+#undef BN_GRAD
 }
 
 /* ---- Grad-CAM -------------------------------------------------------------------------------------- */

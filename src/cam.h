@@ -32,11 +32,24 @@ typedef struct gc_grad {
 int gc_grad_reshape(gc_grad *g, const gc_net *net, char *err, size_t errlen);
 void gc_grad_free(gc_grad *g);
 
+/* What a backward pass may do besides the plain data gradient (NULL: nothing). */
+typedef struct gc_backward_opts {
+  int guided;       /* every ReLU by guided backprop's rule (gc_relu_backward_guided): GuidedBackprop */
+  /* Called on the way down with the gradient at the output of every BatchNorm (folded into conv c),
+   * before the ReLU that follows it: [h][w][c->oc]. FullGrad reads its bias-gradients here. */
+  void (*bn_grad)(void *user, const gc_conv *c, const gc_tensor *grad);
+  void *user;
+} gc_backward_opts;
+
 /* Backward from dlogits [num_classes] (e.g. one-hot for a class score) to `layer`, after
  * gc_net_forward. On return *act and *grad describe the layer's activation A and dScore/dA, both
  * [h][w][c] (pointers into net/g, valid until the next call). Returns 0 or -1 with err. */
-int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, gc_tensor *act,
-                   gc_tensor *grad, char *err, size_t errlen);
+int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, const gc_backward_opts *o,
+                   gc_tensor *act, gc_tensor *grad, char *err, size_t errlen);
+
+/* The activation A a forward hook on `layer` sees, [h][w][c], after gc_net_forward: a view of the net's
+ * buffer, except conv1 (before bn1), which is recovered from the BN output into g->acts. */
+void gc_layer_act(gc_net *net, gc_grad *g, int layer, gc_tensor *act);
 
 /* Grad-CAM at feature resolution, as pytorch-grad-cam computes it:
  *   w_k = mean_{y,x} grad[y][x][k];  cam = ReLU(sum_k w_k A[y][x][k]);  cam = (cam - min) / (max' + 1e-7)

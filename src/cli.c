@@ -17,149 +17,21 @@
 #include <strings.h>
 
 #include "cam.h"
+#include "methods.h"
 #include "gradcam.h"
+#include "cli_io.h"
 #include "render.h"
 
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO
-#include <stb_image_write.h>
-
-#define MAX_FILE (512u << 20) /* refuse files larger than this outright */
-
-static int fail(int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("gradcam: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return code;
-}
-
-/* ---- files ----------------------------------------------------------------------------------------- */
-
-static uint8_t *read_file(const char *path, size_t *n, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) { snprintf(err, errlen, "%s: %s", path, strerror(errno)); return NULL; }
-  uint8_t *buf = NULL;
-  size_t cap = 0, len = 0;
-  for (;;) {
-    if (len == cap) {
-      if (cap >= MAX_FILE) { snprintf(err, errlen, "%s: larger than %u MB", path, MAX_FILE >> 20); break; }
-      cap = cap ? cap * 2 : 1 << 16;
-      uint8_t *nb = realloc(buf, cap);
-      if (!nb) { snprintf(err, errlen, "%s: out of memory", path); break; }
-      buf = nb;
-    }
-    size_t r = fread(buf + len, 1, cap - len, f);
-    len += r;
-    if (r == 0) {
-      fclose(f);
-      if (len == 0) { snprintf(err, errlen, "%s: empty file", path); free(buf); return NULL; }
-      *n = len;
-      return buf;
-    }
-  }
-  fclose(f);
-  free(buf);
-  return NULL;
-}
-
-static int write_file(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return fail(2, "%s: %s", path, strerror(errno));
-  size_t w = fwrite(data, 1, n, f);
-  if (fclose(f) || w != n) return fail(1, "%s: write failed", path);
-  return 0;
-}
-
-/* A float32 .npy (format 1.0, little-endian, C order). */
-static int write_npy(const char *path, const float *a, const int *shape, int ndim) {
-  char hdr[128], dims[64] = "";
-  size_t n = 1;
-  for (int i = 0; i < ndim; i++) {
-    size_t l = strlen(dims);
-    snprintf(dims + l, sizeof dims - l, ndim == 1 ? "%d," : (i ? " %d" : "%d"), shape[i]);
-    if (ndim > 1 && i < ndim - 1) strncat(dims, ",", sizeof dims - strlen(dims) - 1);
-    n *= shape[i];
-  }
-  int hl = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims);
-  int total = 10 + hl + 1, pad = (64 - total % 64) % 64;
-  size_t size = (size_t)total + pad + n * 4;
-  uint8_t *buf = malloc(size);
-  if (!buf) return fail(1, "out of memory");
-  memcpy(buf, "\x93NUMPY\x01\x00", 8);
-  uint16_t len = (uint16_t)(hl + pad + 1);
-  buf[8] = len & 0xff; buf[9] = len >> 8;
-  memcpy(buf + 10, hdr, hl);
-  memset(buf + 10 + hl, ' ', pad);
-  buf[10 + hl + pad] = '\n';
-  memcpy(buf + total + pad, a, n * 4);
-  int rc = write_file(path, buf, size);
-  free(buf);
-  return rc;
-}
-
-static void png_sink(void *ctx, void *data, int size) {
-  FILE *f = ctx;
-  fwrite(data, 1, size, f);
-}
-
-static int write_png(const char *path, const uint8_t *rgb, int w, int h) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return fail(2, "%s: %s", path, strerror(errno));
-  int ok = stbi_write_png_to_func(png_sink, f, w, h, 3, rgb, w * 3);
-  if (fclose(f) || !ok) return fail(1, "%s: PNG write failed", path);
-  return 0;
-}
-
-/* ---- labels ---------------------------------------------------------------------------------------- */
-
-typedef struct labels { char **name; int n; char *buf; } labels;
-
-/* One name per line; a missing file or a count that does not match the model gives "class N". */
-static void labels_load(labels *L, const char *path, int n) {
-  char err[256];
-  size_t size = 0;
-  uint8_t *data = path ? read_file(path, &size, err, sizeof err) : NULL;
-  L->n = n;
-  L->name = calloc(n, sizeof(char *));
-  L->buf = malloc(size + 1 + (size_t)n * 16);
-  if (!L->name || !L->buf) { fail(1, "out of memory"); exit(1); }
-  int count = 0;
-  if (data) {
-    memcpy(L->buf, data, size);
-    L->buf[size] = 0;
-    for (char *p = L->buf; *p && count <= n;) {
-      char *end = strchr(p, '\n');
-      if (end) *end = 0;
-      size_t l = strlen(p);
-      if (l && p[l - 1] == '\r') p[l - 1] = 0;
-      if (count < n) L->name[count] = p;
-      count++;
-      if (!end) break;
-      p = end + 1;
-    }
-    if (count != n)
-      fprintf(stderr, "gradcam: warning: %s has %s%d labels, the model %d classes: using numbers\n", path,
-              count > n ? "more than " : "", count > n ? n : count, n);
-  }
-  if (count != n) {
-    char *p = L->buf + size + 1;
-    for (int i = 0; i < n; i++, p += 16) { snprintf(p, 16, "class %d", i); L->name[i] = p; }
-  }
-  free(data);
-}
-
-static void labels_free(labels *L) { free(L->name); free(L->buf); }
 
 /* ---- options --------------------------------------------------------------------------------------- */
 
 typedef struct opts {
   const char *cmd, *home, *model, *labels, *cls, *layer, *out, *heatmap, *panel, *cam, *grad, *logits, *out_dir;
+  const char *method, *gb_npy, *gb, *cam_gb;
   const char **images;               /* the IMAGE arguments, in order (argc slots: any number of them) */
-  int n_images, top, json, w, h, multilabel, threads;
-  double alpha;
+  int n_images, top, json, w, h, multilabel, threads, eigen_smooth, aug_smooth, metrics, progress;
+  int n_road, road[GC_ROAD_MAX];
+  double alpha, road_noise;
 } opts;
 
 static const char usage[] =
@@ -167,9 +39,18 @@ static const char usage[] =
     "       gradcam explain IMAGE... [--model F] [--labels F] [--class N|NAME] [--layer L] [--alpha W]\n"
     "                       [--size WxH] [-o overlay.png] [--heatmap heat.png] [--panel panel.png]\n"
     "                       [--cam cam.npy] [--grad grad.npy] [--json] [--out-dir D]\n"
+    "                       [--method NAME] [--eigen-smooth] [--aug-smooth] [--progress]\n"
+    "                       [--gb-npy gb.npy] [--gb gb.png] [--cam-gb cam_gb.png]\n"
+    "                       [--metrics] [--road-percentiles 10,20,...] [--road-noise S]\n"
     "       either command also takes --threads N: threads for the network (default: every core, at\n"
     "         most 8; more than 1 runs the threaded engine)\n"
     "layers: conv1 relu maxpool layer1..layer4 layerN.M (N 1-4, M 0-1) input; default layer4\n"
+    "methods (pytorch-grad-cam's names): gradcam (default) hirescam gradcam++ xgradcam layercam\n"
+    "  gradcamelementwise eigencam eigengradcam segeigencam kpcacam fem scorecam ablationcam fullgrad\n"
+    "  shapleycam finercam\n"
+    "--gb-npy/--gb/--cam-gb: guided backprop (raw [H,W,3] float32, deprocessed PNG, Guided Grad-CAM PNG)\n"
+    "--metrics: CamMultImageConfidenceChange, Drop/IncreaseInConfidence, ROAD MoRF/LeRF/Combined (with\n"
+    "  --json under \"metrics\"; ROAD's imputation noise defaults to 0.01 as in pytorch-grad-cam)\n"
     "probabilities: softmax, or per-class sigmoids for a multi-label model (the file's metadata\n"
     "  \"gradcam.head\" decides; --softmax / --multilabel override)\n"
     "default model: the offline shapes model in build/web/models/shapes/ (see models/fetch-imagenet)\n";
@@ -182,16 +63,34 @@ static int parse_threads(const char *v, opts *o) {
   return 0;
 }
 
+/* "10,20,30": 1..99 each, at most GC_ROAD_MAX of them. */
+static int parse_percentiles(const char *v, opts *o) {
+  o->n_road = 0;
+  for (const char *p = v;;) {
+    char *e;
+    long k = strtol(p, &e, 10);
+    if (e == p || k < 1 || k > 99 || o->n_road == GC_ROAD_MAX || (*e && *e != ','))
+      return fail(2, "--road-percentiles wants numbers in 1..99 separated by commas, got '%s'", v);
+    o->road[o->n_road++] = (int)k;
+    if (!*e) return 0;
+    p = e + 1;
+  }
+}
+
 static int parse(int argc, char **argv, opts *o) {
-  *o = (opts){.top = 5, .w = 224, .h = 224, .alpha = 0.5, .multilabel = -1};
+  *o = (opts){.top = 5, .w = 224, .h = 224, .alpha = 0.5, .multilabel = -1, .road_noise = 0.01};
   if (!(o->images = calloc((size_t)argc, sizeof *o->images))) return fail(2, "out of memory");
   int i = 1;
   if (i + 1 < argc && !strcmp(argv[i], "--home")) { o->home = argv[i + 1]; i += 2; }
   for (; i + 1 < argc && !strcmp(argv[i], "--threads"); i += 2) /* the launcher puts it here too */
     if (parse_threads(argv[i + 1], o)) return 2;
-  if (i >= argc || argv[i][0] == '-') return fail(2, "no command (classify or explain)\n%s", usage);
+  if (i < argc && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "help"))) {
+    fputs(usage, stdout);
+    exit(0);
+  }
+  if (i >= argc || argv[i][0] == '-') return fail(2, "no command (classify or explain; --help for usage)");
   o->cmd = argv[i++];
-  if (strcmp(o->cmd, "classify") && strcmp(o->cmd, "explain")) return fail(2, "unknown command '%s'\n%s", o->cmd, usage);
+  if (strcmp(o->cmd, "classify") && strcmp(o->cmd, "explain")) return fail(2, "unknown command '%s' (classify or explain; --help for usage)", o->cmd);
   for (; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     const char **dst = NULL;
@@ -202,6 +101,10 @@ static int parse(int argc, char **argv, opts *o) {
     if (!strcmp(a, "--json")) { o->json = 1; continue; }
     if (!strcmp(a, "--multilabel")) { o->multilabel = 1; continue; }
     if (!strcmp(a, "--softmax")) { o->multilabel = 0; continue; }
+    if (!strcmp(a, "--eigen-smooth")) { o->eigen_smooth = 1; continue; }
+    if (!strcmp(a, "--aug-smooth")) { o->aug_smooth = 1; continue; }
+    if (!strcmp(a, "--metrics")) { o->metrics = 1; continue; }
+    if (!strcmp(a, "--progress")) { o->progress = 1; continue; }
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); exit(0); }
     if (!v) return fail(2, "%s needs a value", a);
     i++;
@@ -216,6 +119,16 @@ static int parse(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--grad")) dst = &o->grad;
     else if (!strcmp(a, "--logits")) dst = &o->logits;
     else if (!strcmp(a, "--out-dir")) dst = &o->out_dir;
+    else if (!strcmp(a, "--method")) dst = &o->method;
+    else if (!strcmp(a, "--gb-npy")) dst = &o->gb_npy;
+    else if (!strcmp(a, "--gb")) dst = &o->gb;
+    else if (!strcmp(a, "--cam-gb")) dst = &o->cam_gb;
+    else if (!strcmp(a, "--road-noise")) {
+      char *e; o->road_noise = strtod(v, &e);
+      if (*e || !(o->road_noise >= 0 && o->road_noise <= 10)) return fail(2, "--road-noise wants a number in [0, 10], got '%s'", v);
+    } else if (!strcmp(a, "--road-percentiles")) {
+      if (parse_percentiles(v, o)) return 2;
+    }
     else if (!strcmp(a, "--top")) {
       char *e; long k = strtol(v, &e, 10);
       if (*e || k < 1 || k > 100000) return fail(2, "--top wants a positive integer, got '%s'", v);
@@ -232,7 +145,9 @@ static int parse(int argc, char **argv, opts *o) {
     if (dst) *dst = v;
   }
   if (!o->n_images) return fail(2, "no image given\n%s", usage);
-  int single_outputs = o->out || o->heatmap || o->panel || o->cam || o->grad || o->logits;
+  if (o->method && !gc_method_find(o->method))
+    return fail(2, "unknown method '%s' (%s)", o->method, gc_method_names());
+  int single_outputs = o->out || o->heatmap || o->panel || o->cam || o->grad || o->logits || o->gb_npy || o->gb || o->cam_gb;
   if (o->n_images > 1 && single_outputs && !o->out_dir)
     return fail(2, "several images: use --out-dir D instead of per-file outputs");
   return 0;
@@ -372,6 +287,50 @@ static const char *out_path(char *buf, size_t n, const opts *o, const char *expl
   return buf;
 }
 
+static int show_progress(void *user, double f) {
+  fprintf(stderr, "\rgradcam: %s %3.0f%%", (const char *)user, 100 * f);
+  return 0;
+}
+
+static void json_metrics(const gc_metrics *m, int multilabel) {
+  printf(", \"metrics\": {\"target\": \"%s\", \"score\": %.7g, \"cam_mult_image_confidence_change\": %.7g", multilabel ? "sigmoid" : "softmax",
+         m->score, m->cam_mult_change);
+  printf(", \"drop_in_confidence\": %.7g, \"increase_in_confidence\": %.1f, \"road_percentiles\": [", m->drop, m->increase);
+  for (int k = 0; k < m->n_road; k++) printf("%s%d", k ? ", " : "", m->road_percentiles[k]);
+  printf("], \"road_morf\": [");
+  for (int k = 0; k < m->n_road; k++) printf("%s%.7g", k ? ", " : "", m->road_morf[k]);
+  printf("], \"road_lerf\": [");
+  for (int k = 0; k < m->n_road; k++) printf("%s%.7g", k ? ", " : "", m->road_lerf[k]);
+  printf("], \"road_morf_mean\": %.7g, \"road_lerf_mean\": %.7g, \"road_combined\": %.7g}", m->road_morf_mean,
+         m->road_lerf_mean, m->road_combined);
+}
+
+/* Guided backprop and Guided Grad-CAM (after the CAM: it reuses the backward buffers). */
+static int guided_outputs(gc_ctx *g, const opts *o, const gc_explanation *e, int i) {
+  char err[512], pb[1024];
+  const char *pn = out_path(pb, sizeof pb, o, o->gb_npy, i, "gb.npy");
+  if (!o->gb_npy && !o->gb && !o->cam_gb) return 0;
+  const size_t n = (size_t)e->w * e->h * 3;
+  float *gb = malloc(n * sizeof *gb), *cg = malloc(n * sizeof *cg);
+  uint8_t *pix = malloc(n);
+  int rc = 0;
+  if (!gb || !cg || !pix) { rc = fail(1, "out of memory"); goto done; }
+  if (gc_guided_backprop(g, e->class_index, gb, err, sizeof err)) { rc = fail(2, "%s: %s", o->images[i], err); goto done; }
+  if (pn && (rc = write_npy(pn, gb, (int[]){e->h, e->w, 3}, 3))) goto done;
+  if ((pn = out_path(pb, sizeof pb, o, o->gb, i, "gb.png"))) {
+    gc_render_deprocess(gb, n, pix);
+    if ((rc = write_png(pn, pix, e->w, e->h, 3))) goto done;
+  }
+  if ((pn = out_path(pb, sizeof pb, o, o->cam_gb, i, "cam_gb.png"))) {
+    for (size_t k = 0; k < n; k++) cg[k] = e->cam[k / 3] * gb[k];
+    gc_render_deprocess(cg, n, pix);
+    rc = write_png(pn, pix, e->w, e->h, 3);
+  }
+done:
+  free(gb); free(cg); free(pix);
+  return rc;
+}
+
 static int explain_one(gc_ctx *g, const opts *o, const labels *L, int cls, int i) {
   char err[512], pb[1024];
   gc_image img;
@@ -380,20 +339,29 @@ static int explain_one(gc_ctx *g, const opts *o, const labels *L, int cls, int i
   gc_explanation e;
   uint8_t *pix = NULL;
   float *mask = NULL;
-  if (gc_classify(g, &img, err, sizeof err) ||
-      gc_explain(g, &(gc_explain_desc){.class_index = cls, .layer = o->layer}, &e, err, sizeof err)) {
+  const char *method = o->method ? o->method : "gradcam";
+  gc_explain_desc d = {.class_index = cls, .layer = o->layer, .method = method, .eigen_smooth = o->eigen_smooth,
+                       .aug_smooth = o->aug_smooth, .metrics = o->metrics, .road_percentiles = o->n_road ? o->road : NULL,
+                       .n_road_percentiles = o->n_road, .road_noise = o->road_noise,
+                       .progress = o->progress ? show_progress : NULL, .user = (void *)method};
+  if (gc_classify(g, &img, err, sizeof err) || gc_explain(g, &d, &e, err, sizeof err)) {
+    if (o->progress) fputc('\n', stderr);
     rc = fail(2, "%s: %s", o->images[i], err);
     goto done;
   }
-  const char *layer = gc_layer_name(e.layer);
+  if (o->progress) fputc('\n', stderr);
+  const char *layer = e.layer == -2 ? "all" : gc_layer_name(e.layer);
   const char *p;
   if ((p = out_path(pb, sizeof pb, o, o->cam, i, "cam.npy")) && (rc = write_npy(p, e.cam, (int[]){e.h, e.w}, 2))) goto done;
-  if ((p = out_path(pb, sizeof pb, o, o->grad, i, "grad.npy")) &&
-      (rc = write_npy(p, e.grad, (int[]){e.fh, e.fw, e.gc}, 3))) goto done;
+  if ((p = out_path(pb, sizeof pb, o, o->grad, i, "grad.npy"))) {
+    if (!e.grad) { rc = fail(2, "--grad: %s computes no gradient at a layer", e.method); goto done; }
+    if ((rc = write_npy(p, e.grad, (int[]){e.fh, e.fw, e.gc}, 3))) goto done;
+  }
   /* Pictures are drawn at the image's own size: the CAM is brought there from the layer's resolution. */
   int w = img.w, h = img.h, pw, ph;
-  char caption[GC_CAPTION_MAX];
-  gc_render_caption(caption, sizeof caption, L->name[e.class_index], e.prob, layer);
+  char caption[GC_CAPTION_MAX], where[64];
+  snprintf(where, sizeof where, "%s %s", method, layer);
+  gc_render_caption(caption, sizeof caption, L->name[e.class_index], e.prob, where);
   gc_render_panel_size(w, h, caption, &pw, &ph);
   mask = malloc(sizeof(float) * w * h);
   pix = malloc((size_t)3 * (pw * ph > w * h ? pw * ph : w * h));
@@ -401,25 +369,33 @@ static int explain_one(gc_ctx *g, const opts *o, const labels *L, int cls, int i
   gc_cam_at(g, w, h, mask, err, sizeof err);
   if ((p = out_path(pb, sizeof pb, o, o->out, i, "overlay.png"))) {
     gc_render_overlay(&img, mask, o->alpha, pix, 3);
-    if ((rc = write_png(p, pix, w, h))) goto done;
+    if ((rc = write_png(p, pix, w, h, 3))) goto done;
   }
   if ((p = out_path(pb, sizeof pb, o, o->heatmap, i, "heatmap.png"))) {
     gc_render_heatmap(mask, w, h, pix, 3);
-    if ((rc = write_png(p, pix, w, h))) goto done;
+    if ((rc = write_png(p, pix, w, h, 3))) goto done;
   }
   if ((p = out_path(pb, sizeof pb, o, o->panel, i, "panel.png"))) {
     gc_render_panel(&img, mask, caption, pix, 3);
-    if ((rc = write_png(p, pix, pw, ph))) goto done;
+    if ((rc = write_png(p, pix, pw, ph, 3))) goto done;
   }
+  if ((rc = guided_outputs(g, o, &e, i))) goto done;
   if (o->json) {
     printf("{\"image\": "); json_str(o->images[i]);
     printf(", \"class\": %d, \"label\": ", e.class_index); json_str(L->name[e.class_index]);
-    printf(", \"prob\": %.6g, \"layer\": \"%s\", \"cam_size\": [%d, %d], \"feature_size\": [%d, %d]", e.prob, layer,
-           e.h, e.w, e.fh, e.fw);
+    printf(", \"prob\": %.6g, \"layer\": \"%s\", \"method\": \"%s\", \"eigen_smooth\": %s, \"eigen_smooth_ignored\": %s",
+           e.prob, layer, e.method, e.eigen_smooth ? "true" : "false", e.eigen_ignored ? "true" : "false");
+    printf(", \"aug_smooth\": %s", e.aug_smooth ? "true" : "false");
+    if (e.n_compared) printf(", \"finer_compared\": [%d, %d, %d]", e.compared[0], e.compared[1], e.compared[2]);
+    printf(", \"cam_size\": [%d, %d], \"feature_size\": [%d, %d]", e.h, e.w, e.fh, e.fw);
+    if (e.metrics) json_metrics(e.metrics, gc_multilabel(g));
     printf(", \"ms\": {\"forward\": %.2f, \"backward\": %.2f, \"cam\": %.2f}}\n", e.forward_ms, e.backward_ms, e.cam_ms);
   } else {
-    printf("%s: %d %s (%.2f%%) at %s  [forward %.1f ms, backward %.1f ms, cam %.1f ms]\n", o->images[i], e.class_index,
-           L->name[e.class_index], 100.0 * e.prob, layer, e.forward_ms, e.backward_ms, e.cam_ms);
+    printf("%s: %d %s (%.2f%%) %s at %s  [forward %.1f ms, backward %.1f ms, cam %.1f ms]\n", o->images[i],
+           e.class_index, L->name[e.class_index], 100.0 * e.prob, e.method, layer, e.forward_ms, e.backward_ms, e.cam_ms);
+    if (e.metrics)
+      printf("  metrics: confidence change %+.4f, ROAD MoRF %.4f, LeRF %.4f, combined %.4f\n", e.metrics->cam_mult_change,
+             e.metrics->road_morf_mean, e.metrics->road_lerf_mean, e.metrics->road_combined);
   }
 done:
   free(mask); free(pix);

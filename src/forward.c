@@ -260,10 +260,12 @@ static int run(gc_net *net, gc_prof *p, struct xnn_operator *op, const char *fmt
 
 int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen) {
   if (!net->in_h) return ERR("network not shaped for an input (gc_net_reshape first)");
+  if (first_block < GC_FROM_RELU || first_block > 8) return ERR("forward from stage %d: no such stage", first_block);
   gc_prof p;
   gc_prof_begin(&p, "forward", net);
-  int bad = first_block < 0 && (!run(net, &p, net->op_stem, "conv1", 0) || !run(net, &p, net->op_relu, "relu", 0) ||
-                                !run(net, &p, net->op_pool, "maxpool", 0));
+  int bad = (first_block == GC_FROM_INPUT && !run(net, &p, net->op_stem, "conv1", 0)) ||
+            (first_block >= GC_FROM_STEM && first_block < 0 && !run(net, &p, net->op_relu, "relu", 0)) ||
+            (first_block < 0 && !run(net, &p, net->op_pool, "maxpool", 0));
   for (int b = first_block < 0 ? 0 : first_block; b < 8 && !bad; b++) {
     gc_block_acts *a = &net->blk[b];
     if (net->op_conv1[b]) {

@@ -75,9 +75,13 @@ int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err,
 int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen);
 /* Run the forward pass on net->x.data (filled by the caller). 0 or -1 with err. */
 int gc_net_forward(gc_net *net, char *err, size_t errlen);
-/* Re-run the forward pass from block first_block (0..7, layer1.0..layer4.1) on, taking the current
- * contents of blk[first_block].in as its input (-1: from net->x, the whole pass). For checks that
- * perturb an intermediate activation, like the finite-difference test of the backward pass. */
+/* Re-run the forward pass from a stage on, taking the current contents of that stage's input as they
+ * are: first_block 0..7 starts at block layer1.0..layer4.1 (input blk[first_block].in), 8 runs only
+ * the head (average pool + fc on blk[7].out), GC_FROM_INPUT the whole pass from net->x, GC_FROM_STEM
+ * from the stem's BN output (net->stem: ReLU, max pool, blocks), GC_FROM_RELU from net->stem_relu.
+ * For whatever perturbs an activation and asks what the network then says: the finite-difference test
+ * of the backward pass, Ablation-CAM. */
+enum { GC_FROM_INPUT = -1, GC_FROM_STEM = -2, GC_FROM_RELU = -3 };
 int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen);
 void gc_net_destroy(gc_net *net);
 

@@ -48,6 +48,7 @@ typedef struct gc_desc {
 gc_ctx *gc_create(const gc_desc *desc, char *err, size_t errlen);
 void gc_destroy(gc_ctx *g);
 int gc_num_classes(const gc_ctx *g);
+int gc_multilabel(const gc_ctx *g);               /* 1: probabilities are per-class sigmoids */
 void gc_input_size(const gc_ctx *g, int *w, int *h);
 /* Change the model input size (each side 32..4096). Buffers are re-planned on the next call. */
 int gc_set_input_size(gc_ctx *g, int w, int h, char *err, size_t errlen);
@@ -65,19 +66,60 @@ typedef struct gc_explain_desc {
   int class_index;          /* target class; -1: the top-1 class                                    */
   const float *logit_weights; /* optional [num_classes]: explain sum_n w[n]*logit[n] instead         */
   const char *layer;        /* torchvision name ("layer4", "layer3.0", "conv1", ...); NULL: layer4   */
+  const char *method;       /* pytorch-grad-cam's name (methods.h): "gradcam" (NULL), "scorecam", ... */
+  int eigen_smooth;         /* 1: the first principal component instead of the weighted sum, for the
+                               methods that honour it (the others ignore it and say so)             */
+  int aug_smooth;           /* 1: the mean CAM of 6 passes: input × {0.9, 1, 1.1}, flipped or not    */
+  int metrics;              /* 1: also the faithfulness metrics of the result (gc_metrics)           */
+  const int *road_percentiles; int n_road_percentiles; /* NULL: 10, 20, ..., 90 (at most 99 of them) */
+  double road_noise;        /* ROAD's imputation noise (the library's default is 0.01; 0: none)      */
+  unsigned long long road_seed; /* seed of that noise                                                */
+  /* Optional, for gc_explain: called between units of work with the fraction done; a nonzero return
+   * stops the explanation ("cancelled"), leaving the context as it was before. */
+  int (*progress)(void *user, double fraction);
+  void *user;
 } gc_explain_desc;
 
+#define GC_ROAD_MAX 99
+typedef struct gc_metrics {   /* pytorch-grad-cam's metrics on the final CAM, scores = class probability */
+  float score;                /* probability of the class on the image (softmax, or the sigmoid head)  */
+  float cam_mult_change;      /* CamMultImageConfidenceChange: score(x * cam) - score(x)               */
+  float drop, increase;       /* DropInConfidence = max(-change, 0), IncreaseInConfidence = change > 0 */
+  int n_road, road_percentiles[GC_ROAD_MAX];
+  float road_morf[GC_ROAD_MAX], road_lerf[GC_ROAD_MAX]; /* score(imputed) - score(x) per percentile     */
+  float road_morf_mean, road_lerf_mean, road_combined;   /* ROADCombined = (mean LeRF - mean MoRF) / 2  */
+} gc_metrics;
+
 typedef struct gc_explanation {
-  int class_index; float prob; int layer;
-  int w, h; const float *cam;            /* [h][w] normalised CAM at the model input size            */
-  int fw, fh; const float *cam_feat;     /* [fh][fw] normalised CAM at the layer's resolution        */
-  int gc; const float *grad;             /* [fh][fw][gc] dScore/dA at the layer (NHWC)               */
+  int class_index; float prob; int layer;  /* layer: -2 for FullGrad (every BatchNorm)                  */
+  const char *method;
+  int eigen_smooth, eigen_ignored, aug_smooth; /* what was applied; eigen_ignored: asked, not honoured */
+  int n_compared, compared[3];           /* FinerCAM without a class: the three rivals it compared     */
+  int w, h; const float *cam;            /* [h][w] the CAM at the model input size                     */
+  int fw, fh; const float *cam_feat;     /* [fh][fw] normalised CAM at the layer's resolution (FullGrad,
+                                            aug-smooth: the CAM itself at the input size)               */
+  int gc; const float *grad;             /* [fh][fw][gc] dScore/dA at the layer (NHWC), or NULL        */
+  const gc_metrics *metrics;             /* NULL unless asked for                                      */
   double forward_ms, backward_ms, cam_ms;
 } gc_explanation;
 
-/* Grad-CAM for the image of the last gc_classify/gc_classify_tensor. Pointers stay valid until the
+/* Explain the image of the last gc_classify/gc_classify_tensor. Pointers stay valid until the
  * next call on g. */
 int gc_explain(gc_ctx *g, const gc_explain_desc *d, gc_explanation *out, char *err, size_t errlen);
+
+/* The same in steps, for a caller with an event loop (the page's worker): begin, then step until it
+ * returns 1 (done: out filled) or -1 (failed: err). Each step runs units of work (one network pass
+ * each) for about budget_ms, at least one. gc_explain_abort stops a job between steps. Whatever way a
+ * job ends, the context is left as it was (the image's forward pass restored): the next call works.
+ * One job per context: beginning another aborts the one running. */
+int gc_explain_begin(gc_ctx *g, const gc_explain_desc *d, char *err, size_t errlen);
+int gc_explain_step(gc_ctx *g, double budget_ms, gc_explanation *out, char *err, size_t errlen);
+double gc_explain_progress(const gc_ctx *g);   /* 0..1 of the running job                          */
+void gc_explain_abort(gc_ctx *g);
+
+/* Guided backpropagation of the class score to the input (pytorch-grad-cam's GuidedBackpropReLUModel):
+ * out [h][w][3] at the model input size, for the image of the last classify. */
+int gc_guided_backprop(gc_ctx *g, int class_index, float *out, char *err, size_t errlen);
 
 /* The explained CAM brought to another size (e.g. the original image, for display): resize the
  * feature-level CAM with OpenCV's INTER_LINEAR rule and renormalise, as pytorch-grad-cam does.

@@ -401,3 +401,19 @@ void gc_render_panel(const gc_image *img, const float *mask, const char *caption
     draw_glyph(out, pw, channels, x, y, next_char(&s));
   }
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * deprocess_image: mean and (population) std in double, the rest in float32 as numpy does it.
+ * --------------------------------------------------------------------------------------------- */
+void gc_render_deprocess(const float *img, size_t n, uint8_t *out) {
+  double s = 0, s2 = 0;
+  for (size_t i = 0; i < n; i++) s += img[i];
+  const double mean = n ? s / n : 0;
+  for (size_t i = 0; i < n; i++) s2 += (img[i] - mean) * (img[i] - mean);
+  const float m = (float)mean, sd = (float)sqrt(n ? s2 / n : 0) + 1e-5f;
+  for (size_t i = 0; i < n; i++) {
+    float v = (img[i] - m) / sd * 0.1f + 0.5f;
+    v = v < 0 ? 0 : v > 1 ? 1 : v;
+    out[i] = (uint8_t)(v * 255);
+  }
+}

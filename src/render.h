@@ -33,6 +33,10 @@ void gc_render_heatmap(const float *mask, int w, int h, uint8_t *out, int channe
 int gc_render_overlay(const gc_image *img, const float *mask, double image_weight, uint8_t *out,
                       int channels);
 
+/* pytorch-grad-cam's deprocess_image (for guided backprop): x = (x - mean) / (std + 1e-5) * 0.1 + 0.5 over
+ * all n values, clipped to [0, 1], then uint8(255 x) (truncating).         img: [n]   out: [n] */
+void gc_render_deprocess(const float *img, size_t n, uint8_t *out);
+
 /* Caption text for the panel: "<label>  <prob as %.1f>%  <layer>", e.g. "tiger cat  82.1%  layer4"
  * (prob in [0, 1]; layer may be NULL or "" to omit it). Truncated to fit n bytes. */
 void gc_render_caption(char *buf, size_t n, const char *label, float prob, const char *layer);

@@ -59,7 +59,7 @@ static void check_layer(gc_net *net, gc_grad *g, int layer, int cls, int classes
   dl[cls] = 1;
   gc_tensor act, grad;
   CHECK(gc_net_forward(net, err, sizeof err) == 0, "forward: %s", err);
-  CHECK(gc_backward_to(net, g, dl, layer, &act, &grad, err, sizeof err) == 0, "backward: %s", err);
+  CHECK(gc_backward_to(net, g, dl, layer, NULL, &act, &grad, err, sizeof err) == 0, "backward: %s", err);
   size_t n = (size_t)grad.h * grad.w * grad.c;
   float *gcopy = malloc(n * 4), gmax = 0;
   memcpy(gcopy, grad.data, n * 4);

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""models/shapes/methods_table.py [--scenes N] [--road-scenes M] [--slow-scenes K] [--methods a,b] [--layers l,m]
+
+Which CAM methods localise? Every method of the family, through build/gradcam (the same .wasm as the
+page), on fresh scenes of the offline shapes model whose objects' boxes are known (seeds >= 20261127,
+as tests/test_shapes_quality.py: never used in training; N/2 single-object and N/2 two-object scenes):
+  pointing game   the CAM's argmax lies inside the object's box grown by 8 px (clipped)
+  in > out        the CAM's mean inside the box is larger than outside it
+  ROADCombined    pytorch-grad-cam's (mean LeRF - mean MoRF) / 2 at percentiles 10..90, noise 0.01,
+                  on the first M scenes' objects (19 network passes per object: the costly column)
+One row per method and layer, every present object of every scene explained for its own class.
+Score-CAM and Ablation-CAM run one network pass per channel; they use the first K scenes (said in the
+row). Prints a Markdown table (the README's) and writes the numbers to --out as JSON.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import scenes as gen  # noqa: E402
+
+GRADCAM = os.path.join(ROOT, "build", "gradcam")
+MODEL = os.path.join(ROOT, "models", "shapes", "resnet18-shapes.safetensors")
+METHODS = ["gradcam", "hirescam", "gradcam++", "xgradcam", "layercam", "gradcamelementwise", "eigencam",
+           "eigengradcam", "segeigencam", "kpcacam", "fem", "scorecam", "ablationcam", "fullgrad", "shapleycam",
+           "finercam"]
+SLOW = {"scorecam", "ablationcam"}
+GROW = 8
+
+
+def make_scenes(d, n):
+    import cv2
+
+    out = []
+    for n_obj, seed in ((1, 20261127), (2, 20261128)):
+        for i, (img, objs) in enumerate(gen.generate_set(seed, n // 2, n_obj)):
+            p = os.path.join(d, f"s{n_obj}_{i:03d}.png")
+            cv2.imwrite(p, img[:, :, ::-1])
+            out.append((p, objs))
+    # interleave single and pair scenes so that "the first K" has both kinds
+    half = len(out) // 2
+    return [s for pair in zip(out[:half], out[half:]) for s in pair]
+
+
+def explain(images, cls, method, layer, d, metrics=False):
+    args = [GRADCAM, "explain", *images, "--model", MODEL, "--class", str(cls), "--layer", layer, "--method", method,
+            "--out-dir", d, "--json"]
+    if metrics:
+        args.append("--metrics")
+    p = subprocess.run(args, capture_output=True, text=True)
+    if p.returncode:
+        raise RuntimeError(f"{method} {layer}: {p.stderr.strip()}")
+    return [json.loads(line) for line in p.stdout.splitlines()]
+
+
+def row(scenes, method, layer, road_n, tmp):
+    by_class = {}
+    for i, (path, objs) in enumerate(scenes):
+        for o in objs:
+            by_class.setdefault(o["cls"], []).append((i, path, o["bbox"]))
+    hits = contrast = total = 0
+    road = []
+    t0 = time.time()
+    for cls, items in sorted(by_class.items()):
+        d = tempfile.mkdtemp(dir=tmp)
+        rows = explain([p for _, p, _ in items], cls, method, layer, d)
+        with_road = [(i, p) for i, p, _ in items if i < road_n]
+        if with_road:
+            dr = tempfile.mkdtemp(dir=tmp)
+            road += [r["metrics"]["road_combined"] for r in explain([p for _, p in with_road], cls, method, layer, dr, True)]
+        for (_, path, (x0, y0, x1, y1)), r in zip(items, rows):
+            cam = np.load(os.path.join(d, os.path.splitext(os.path.basename(path))[0] + ".cam.npy"))
+            y, x = np.unravel_index(np.argmax(cam), cam.shape)
+            hits += (max(0, x0 - GROW) <= x < min(224, x1 + GROW)) and (max(0, y0 - GROW) <= y < min(224, y1 + GROW))
+            inside = np.zeros(cam.shape, bool)
+            inside[y0:y1, x0:x1] = True
+            contrast += cam[inside].mean() > cam[~inside].mean()
+            total += 1
+    return {"method": method, "layer": layer, "objects": total, "scenes": len(scenes), "pointing": hits / total,
+            "in_gt_out": contrast / total, "road_combined": float(np.mean(road)) if road else None,
+            "road_objects": len(road), "seconds": time.time() - t0}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scenes", type=int, default=300)
+    ap.add_argument("--road-scenes", type=int, default=30)
+    ap.add_argument("--slow-scenes", type=int, default=20)
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--layers", default="layer4,layer3")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "methods_table.json"))
+    a = ap.parse_args()
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        all_scenes = make_scenes(tmp, a.scenes)
+        for layer in a.layers.split(","):
+            for m in a.methods.split(","):
+                sc = all_scenes[: a.slow_scenes] if m in SLOW else all_scenes
+                r = row(sc, m, layer, min(a.road_scenes, len(sc)), tmp)
+                results.append(r)
+                print(json.dumps(r), file=sys.stderr, flush=True)
+                with open(a.out, "w") as f:
+                    json.dump(results, f, indent=1)
+    print("| method | layer | scenes (objects) | pointing game (argmax in box+8) | mean in > out | ROADCombined (objects) |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        road = f"{r['road_combined']:+.4f} ({r['road_objects']})" if r["road_combined"] is not None else "–"
+        print(f"| {r['method']} | {r['layer']} | {r['scenes']} ({r['objects']}) | {r['pointing']:.1%} | "
+              f"{r['in_gt_out']:.1%} | {road} |")
+
+
+if __name__ == "__main__":
+    main()

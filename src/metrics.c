@@ -75,9 +75,12 @@ int gc_metrics_unit(gc_ctx *g, const gc_metrics_desc *md, int i, const float *x0
     memcpy(x, x0, px * 3 * sizeof *x);
     int rc = gc_impute_linear(x, keep, H, W, 3, md->noise, md->seed + (uint64_t)i);
     free(v); free(keep);
+    /* Every pixel removed: when at least p% of the CAM is exactly 0 (a ReLU's zeros), MoRF's threshold
+     * is 0 and `cam < 0` keeps nothing. The reference's sparse solve is singular there and its score
+     * NaN; we impute the dataset mean, 0 in normalised space, the only neutral value left. */
+    if (rc == GC_IMPUTE_SINGULAR) memset(x, 0, px * 3 * sizeof *x), rc = 0;
     if (rc == GC_IMPUTE_NOMEM) return ERR("out of memory for ROAD's imputation");
-    if (rc) return ERR("ROAD at percentile %d: the imputation failed (%s)", p,
-                       rc == GC_IMPUTE_SINGULAR ? "no pixel left to impute from" : "no convergence");
+    if (rc) return ERR("ROAD at percentile %d: the imputation did not converge", p);
   }
   if (gc_net_forward(net, err, errlen)) return -1;
   float *pr = malloc(sizeof(float) * g->model.num_classes);

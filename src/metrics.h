@@ -6,6 +6,8 @@
  *   units 1..n      ROAD, most relevant first, at percentile p: the pixels with cam >= percentile(cam, p)
  *                   are imputed (NoisyLinearImputer, impute.h), the others kept
  *   units n+1..2n   ROAD, least relevant first: the same rule on 1 - cam
+ * Where every pixel would be imputed (at least p% of the CAM is exactly 0), the input becomes the
+ * dataset mean (0 in normalised space): the reference's solve is singular there and scores NaN.
  * DropInConfidence = max(-change, 0), IncreaseInConfidence = change > 0, and
  * ROADCombined = (mean LeRF - mean MoRF) / 2 follow from them.
  */

@@ -9,6 +9,7 @@
 //   ?model=path/to/weights.safetensors|.pth&labels=path/to/labels.txt&multilabel=0|1
 //   ?threads=N   threads of the threaded engine (1: the plain engine); default one per core
 import { createGradCam, fetchBytes, LAYERS, MODEL_CACHE, parseLabels, simdSupported, toImageData } from './gradcam.js';
+import { initMethodsUI } from './methods-ui.js';
 
 const $ = (id) => document.getElementById(id);
 const BUILTIN = {
@@ -35,6 +36,7 @@ const state = {
   top: [],
   webcam: null,        // {stream, video, frames, t0} while running
   explained: 0,
+  images: 0,           // counts images shown: names "the current explanation" with its class, layer, ...
 };
 
 // ---- status and errors --------------------------------------------------------------------------------
@@ -167,6 +169,7 @@ async function useImage(src) {
   c.width = d.width; c.height = d.height;
   c.getContext('2d').putImageData(d, 0, 0);
   state.hasImage = true;
+  state.images++;
   if (!state.webcam) state.classIndex = -1; // a new picture: start from its top-1 class
   await explain(d);
 }
@@ -176,42 +179,64 @@ function explainFromCanvas() {
   return explain(c.getContext('2d', { willReadFrequently: true }).getImageData(0, 0, c.width, c.height));
 }
 
-// Requests are chained: a control moved while the worker is busy waits for it, and only the most
-// recent pending request runs (older ones would be drawn over anyway).
-let running = null, queued = null;
-function explain(imageData = null) {
+// Requests are chained and the newest wins: a control moved while the worker is busy aborts the job
+// in flight (a Score-CAM takes ~40 s: finishing it first would leave the page behind the controls),
+// and only the most recent pending request runs. metrics: this request also asks for the metrics.
+let running = null, queued = null, inflight = null, userCancelled = false;
+function explain(imageData = null, { metrics = false } = {}) {
   return new Promise((resolve, reject) => {
     if (queued) queued.resolve(); // superseded
-    queued = { imageData: imageData || queued?.imageData || null, resolve, reject };
+    queued = { imageData: imageData || queued?.imageData || null, metrics, resolve, reject };
+    inflight?.abort();
     if (!running) running = drain();
   });
+}
+// The Cancel button: the job in flight stops (the worker drops it between two steps), nothing queued runs.
+function cancelExplain() {
+  queued?.resolve();
+  queued = null;
+  if (inflight) { userCancelled = true; inflight.abort(); }
 }
 async function drain() {
   while (queued) {
     const job = queued;
     queued = null;
     setBusy(true);
+    const ac = new AbortController();
+    inflight = ac;
+    userCancelled = false;
     try {
-      await explainNow(job.imageData);
+      await explainNow(job, ac.signal);
       job.resolve();
     } catch (e) {
+      if (e.name === 'AbortError') { // cancelled, or replaced by a newer request: not a failure
+        methods.jobEnd(userCancelled ? 'cancelled' : 'superseded');
+        job.resolve();
+        continue;
+      }
+      methods.jobEnd('failed');
       job.reject(e);
       if (state.gc?.dead && state.modelArgs) { // the worker crashed: a fresh one, same model and image
         showError(`${e.message} — restarting the engine`);
         loadModel(state.modelArgs).catch(showError);
       }
+    } finally {
+      if (inflight === ac) inflight = null;
     }
   }
   setBusy(false);
   running = null;
 }
 
-async function explainNow(imageData) {
+async function explainNow({ imageData, metrics }, signal) {
   const gc = state.gc;
   if (!gc || !state.hasImage) return;
+  const opts = { classIndex: state.classIndex, layer: $('layer').value, ...methods.options(), metrics };
+  methods.jobStart(opts);
   const r = await gc.explain(imageData, {
-    classIndex: state.classIndex, layer: $('layer').value, alpha: 1 - Number($('opacity').value) / 100,
+    ...opts, alpha: 1 - Number($('opacity').value) / 100, signal, onProgress: (f) => { if (!signal.aborted) methods.progress(f); },
   });
+  methods.jobEnd('done');
   if (gc !== state.gc) return;
   state.top = r.top;
   state.probs = r.probs;
@@ -222,10 +247,14 @@ async function explainNow(imageData) {
   }
   state.last = r;
   const name = state.labels[r.classIndex] ?? `class ${r.classIndex}`;
-  $('caption').textContent = `${name}  ${(100 * r.prob).toFixed(1)}%  ${r.layer}`;
+  $('caption').textContent = `${name}  ${(100 * r.prob).toFixed(1)}%  ${methods.where(r)}`;
   const t = r.timings;
-  $('timings').textContent = `forward ${t.forward.toFixed(1)} ms · backward ${t.backward.toFixed(1)} ms · render ${(t.cam + t.render).toFixed(1)} ms`;
+  // The engine's "cam" time is the method's own work: network passes for the long ones (and metrics).
+  const long = t.cam > 250 ? `${r.method}${r.metrics ? ' + metrics' : ''} ${(t.cam / 1000).toFixed(1)} s · render ${t.render.toFixed(1)} ms`
+    : `render ${(t.cam + t.render).toFixed(1)} ms`;
+  $('timings').textContent = `forward ${t.forward.toFixed(1)} ms · backward ${t.backward.toFixed(1)} ms · ${long}`;
   $('dl-overlay').disabled = $('dl-panel').disabled = false;
+  methods.showResult(r, JSON.stringify([state.images, r.classIndex, r.layer, r.method, r.eigenSmooth, r.augSmooth, r.camWidth, r.camHeight]), state.labels);
   renderTop(r.classIndex);
   clearError();
   document.body.dataset.explained = String(++state.explained);
@@ -291,6 +320,11 @@ $('class-search').addEventListener('change', guard(async (e) => {
 
 $('layer').replaceChildren(...LAYERS.map((l) => Object.assign(document.createElement('option'), { value: l, textContent: l, selected: l === 'layer4' })));
 $('layer').addEventListener('change', guard(() => explain()));
+const methods = initMethodsUI({
+  onChange: guard(() => explain()),
+  onMetrics: guard(() => explain(null, { metrics: true })),
+  onCancel: cancelExplain,
+});
 $('opacity').addEventListener('input', guard(async () => {
   $('opacity-out').value = `${$('opacity').value}%`;
   await explain();

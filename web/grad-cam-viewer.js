@@ -11,13 +11,19 @@
 //                  is a number, since the plain `class` attribute usually holds CSS classes
 //   alpha          the image's weight in the overlay, 0..1 (default 0.5)
 //   multilabel     "1"/"0" to force sigmoid/softmax (default: the engine reads the file's metadata)
+//   method         a pytorch-grad-cam method (gradcam.js METHODS: gradcam, hirescam, gradcam++, scorecam,
+//                  ...; default gradcam). The long ones show their progress in the caption.
+//   eigen-smooth   boolean: the first principal component (for the methods that honour it)
+//   aug-smooth     boolean: the mean of 6 flipped and scaled passes
+// A change while a long method runs stops it: the newest attributes win.
 // Events (bubbling, composed):
 //   gradcam-done   detail {top: {index, label, prob} (top-1), explained: {index, label, prob},
 //                  top5: [...], cam: Float32Array [height][width] (the model input size), width, height,
-//                  timings: {forward, backward, cam, render}}
+//                  method, eigenSmooth, augSmooth (as applied), timings: {forward, backward, cam, render, total}}
+//   gradcam-progress  detail {fraction}, between the steps of a long method
 //   gradcam-error  detail {message}
 // Each viewer owns one worker (and one copy of its model); it is released when the element is removed.
-import { createGradCam, toImageData } from './gradcam.js';
+import { createGradCam, methodInfo, toImageData } from './gradcam.js';
 
 const STYLE = `
 :host { display: inline-block; font: 14px/1.4 system-ui, sans-serif; color: #1a1a1a; }
@@ -27,7 +33,7 @@ canvas { display: block; max-width: 100%; height: auto; background: #eee; }
 
 class GradCamViewer extends HTMLElement {
   static get observedAttributes() {
-    return ['src', 'model', 'labels', 'layer', 'class', 'target-class', 'alpha', 'multilabel'];
+    return ['src', 'model', 'labels', 'layer', 'class', 'target-class', 'alpha', 'multilabel', 'method', 'eigen-smooth', 'aug-smooth'];
   }
 
   constructor() {
@@ -45,24 +51,32 @@ class GradCamViewer extends HTMLElement {
     this.gcKey = '';
     this.scheduled = false;
     this.runs = Promise.resolve();
+    this.abort = null; // AbortController of the run in progress
+    this.imageFor = null; // the URL of the image the worker holds, after a run that succeeded
   }
 
   connectedCallback() { this.schedule(); }
   attributeChangedCallback() { if (this.isConnected) this.schedule(); }
 
   disconnectedCallback() {
+    this.abort?.abort();
     this.gc?.dispose();
     this.gc = null;
     this.gcKey = '';
+    this.imageFor = null;
   }
 
-  // Several attribute changes in one task give one run; runs never overlap.
+  // Several attribute changes in one task give one run; runs never overlap, and a new one stops the
+  // one in progress (which ends quietly) instead of waiting for it.
   schedule() {
     if (this.scheduled) return;
     this.scheduled = true;
     queueMicrotask(() => {
       this.scheduled = false;
-      this.runs = this.runs.then(() => this.run()).catch(() => {});
+      this.abort?.abort();
+      const ac = new AbortController();
+      this.abort = ac;
+      this.runs = this.runs.then(() => this.run(ac.signal)).catch(() => {});
     });
   }
 
@@ -76,9 +90,9 @@ class GradCamViewer extends HTMLElement {
     return i;
   }
 
-  async run() {
+  async run(signal) {
     const src = this.getAttribute('src'), model = this.getAttribute('model');
-    if (!src || !model) return;
+    if (!src || !model || signal.aborted) return;
     try {
       const labels = this.getAttribute('labels') || '';
       const ml = this.getAttribute('multilabel');
@@ -93,28 +107,47 @@ class GradCamViewer extends HTMLElement {
           onProgress: (l, t, cached) => { this.caption.textContent = cached ? 'model from the cache' : `model ${(l / 1048576).toFixed(1)} / ${t ? (t / 1048576).toFixed(1) : '?'} MB`; },
         });
         this.gcKey = key;
+        this.imageFor = null;
       }
-      const res = await fetch(new URL(src, document.baseURI));
-      if (!res.ok) throw new Error(`cannot fetch ${src}: HTTP ${res.status}`);
-      const image = await toImageData(new File([await res.blob()], src.split('/').pop()));
+      // The worker keeps the last image: another method, class, layer or alpha needs no new pixels
+      // (and, for the same explanation with another alpha, no new computation either).
+      const href = new URL(src, document.baseURI).href;
+      let image = null;
+      if (href !== this.imageFor) {
+        const res = await fetch(href);
+        if (!res.ok) throw new Error(`cannot fetch ${src}: HTTP ${res.status}`);
+        image = await toImageData(new File([await res.blob()], src.split('/').pop()));
+      }
       const alpha = this.hasAttribute('alpha') ? Number(this.getAttribute('alpha')) : 0.5;
+      const method = (this.getAttribute('method') || 'gradcam').trim().toLowerCase();
+      const info = methodInfo(method);
+      if (!info) throw new Error(`method '${method}' is not one of gradcam.js METHODS`);
       const r = await this.gc.explain(image, {
         classIndex: this.targetClass(this.gc.labels), layer: this.getAttribute('layer') || 'layer4', alpha, heatmap: false,
+        method, eigenSmooth: this.hasAttribute('eigen-smooth'), augSmooth: this.hasAttribute('aug-smooth'), signal,
+        onProgress: (fraction) => {
+          this.caption.textContent = `${info.label}… ${Math.round(100 * fraction)}%`;
+          this.dispatchEvent(new CustomEvent('gradcam-progress', { bubbles: true, composed: true, detail: { fraction } }));
+        },
       });
+      this.imageFor = href;
       this.canvas.width = r.width;
       this.canvas.height = r.height;
       this.canvas.getContext('2d').putImageData(r.overlay, 0, 0);
       this.caption.classList.remove('error');
-      this.caption.textContent = `${r.label}  ${(100 * r.prob).toFixed(1)}%  ${r.layer}`;
-      this.canvas.setAttribute('aria-label', `Grad-CAM overlay for ${r.label} at ${r.layer}`);
+      this.caption.textContent = `${r.label}  ${(100 * r.prob).toFixed(1)}%  ${r.method} ${r.layer}`;
+      this.canvas.setAttribute('aria-label', `${info.label} overlay for ${r.label} at ${r.layer}`);
       this.dispatchEvent(new CustomEvent('gradcam-done', {
         bubbles: true, composed: true,
         detail: {
           top: r.top[0], explained: { index: r.classIndex, label: r.label, prob: r.prob }, top5: r.top,
-          cam: r.cam, width: r.camWidth, height: r.camHeight, timings: r.timings,
+          cam: r.cam, width: r.camWidth, height: r.camHeight, method: r.method, eigenSmooth: r.eigenSmooth,
+          augSmooth: r.augSmooth, timings: r.timings,
         },
       }));
     } catch (e) {
+      this.imageFor = null; // whether the worker got this run's pixels is not known: send them next time
+      if (e.name === 'AbortError') return; // newer attributes took over, or the element left the page
       const message = String(e.message || e).split('\n')[0];
       this.caption.classList.add('error');
       this.caption.textContent = message;

@@ -6,6 +6,8 @@
 //   const { top } = await gc.classify(imageData);            // [{index, label, prob}] best first (5)
 //   const r = await gc.explain(imageData, { classIndex: 3, layer: 'layer3', alpha: 0.5 });
 //   ctx.putImageData(r.overlay, 0, 0);                         // also r.heatmap, r.cam (Float32Array)
+//   const ac = new AbortController();                          // a long method, with progress and Cancel:
+//   await gc.explain(null, { method: 'scorecam', onProgress: (f) => bar.value = f, signal: ac.signal });
 //   gc.dispose();
 //
 // Every instance owns one worker (worker.js) holding the WebAssembly engine and the model, so the page
@@ -21,6 +23,49 @@ import { isZip, pthToSafetensors } from './pth.js';
 export const LAYERS = ['conv1', 'relu', 'maxpool', 'layer1', 'layer1.0', 'layer1.1', 'layer2', 'layer2.0', 'layer2.1',
   'layer3', 'layer3.0', 'layer3.1', 'layer4', 'layer4.0', 'layer4.1'];
 export const MODEL_CACHE = 'gradcam-models-v1';
+
+// The methods of pytorch-grad-cam the engine has, under the library's names (explain's `method`).
+//   eigenSmooth: honours the eigenSmooth option (the others ignore it, as the library does, and the
+//                result says eigenSmoothIgnored);
+//   long:        true: many network passes wherever it looks (Score-CAM: one per channel, ~40 s at
+//                layer4 on a laptop; FullGrad: every layer); 'below-layer4': long at the layers before
+//                layer4 (Ablation-CAM re-runs the network from the layer on, once per channel); false:
+//                about one forward + backward. augSmooth (6 passes) and metrics (19) make any method
+//                longer: isLong() says it all. Long jobs report onProgress and take an AbortSignal.
+//   group:       a family, for pickers.
+const M = (name, label, group, eigenSmooth = true, long = false) => Object.freeze({ name, label, group, eigenSmooth, long });
+export const METHOD_GROUPS = Object.freeze({
+  gradient: 'Gradient-weighted', eigen: 'Principal components and statistics', perturbation: 'Perturbation', network: 'Whole network',
+});
+export const METHODS = Object.freeze([
+  M('gradcam', 'Grad-CAM', 'gradient'),
+  M('hirescam', 'HiResCAM', 'gradient'),
+  M('gradcam++', 'Grad-CAM++', 'gradient'),
+  M('xgradcam', 'XGrad-CAM', 'gradient'),
+  M('layercam', 'LayerCAM', 'gradient'),
+  M('gradcamelementwise', 'Grad-CAM element-wise', 'gradient'),
+  M('shapleycam', 'Shapley-CAM', 'gradient'),
+  M('finercam', 'Finer-CAM', 'gradient'),
+  M('eigencam', 'EigenCAM', 'eigen', false),
+  M('eigengradcam', 'Eigen-Grad-CAM', 'eigen', false),
+  M('segeigencam', 'Seg-Eigen-CAM', 'eigen', false),
+  M('kpcacam', 'KPCA-CAM', 'eigen', false),
+  M('fem', 'FEM', 'eigen', false),
+  M('scorecam', 'Score-CAM', 'perturbation', true, true),
+  M('ablationcam', 'Ablation-CAM', 'perturbation', true, 'below-layer4'),
+  M('fullgrad', 'FullGrad', 'network', true, true),
+]);
+export const methodInfo = (name) => METHODS.find((m) => m.name === name) || null;
+
+// Will explain(…, opts) take many network passes (so that progress and Cancel are worth showing)?
+export function isLong({ method = 'gradcam', layer = 'layer4', augSmooth = false, metrics = false } = {}) {
+  const m = methodInfo(method);
+  if (augSmooth || metrics || m?.long === true) return true;
+  return m?.long === 'below-layer4' && !String(layer).startsWith('layer4');
+}
+
+// What a cancelled explain rejects with: an Error named AbortError, as fetch's, with a one-line message.
+const abortError = (msg = 'cancelled') => Object.assign(new Error(msg), { name: 'AbortError' });
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only with SIMD.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253,
@@ -200,24 +245,39 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
   let nextId = 1, dead = null;
   const die = (msg) => {
     dead = msg;
-    for (const { reject } of pending.values()) reject(new Error(msg));
+    for (const { reject } of [...pending.values()]) reject(new Error(msg));
     pending.clear();
     worker.terminate();
   };
   worker.onmessage = (e) => {
-    const { id, ok, result, error } = e.data;
+    const { id, ok, result, error, aborted, progress } = e.data;
     const p = pending.get(id);
-    if (!p) return;
+    if (!p) return; // e.g. the answer to a job this side gave up on (aborted)
+    if (progress !== undefined) {
+      try { p.onProgress?.(progress); } catch { /* the caller's callback: not our failure */ }
+      return;
+    }
     pending.delete(id);
-    if (ok) p.resolve(result); else p.reject(new Error(error));
+    if (ok) p.resolve(result); else p.reject(aborted ? abortError(error) : new Error(error));
   };
   worker.onerror = (e) => { e.preventDefault(); die(`the engine worker failed: ${e.message || 'could not start (is worker.js served?)'}`); };
   worker.onmessageerror = () => die('the engine worker sent an unreadable message');
-  const call = (op, args = {}, transfer = []) => {
+  // A job for the worker. signal: on abort the promise rejects at once with an AbortError and the
+  // worker is told to stop the job (it does so between two steps, ~50 ms at most, then is free).
+  const call = (op, args = {}, transfer = [], { onProgress, signal } = {}) => {
     if (dead) return Promise.reject(new Error(dead));
+    if (signal?.aborted) return Promise.reject(abortError());
     return new Promise((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, { resolve, reject });
+      const onAbort = () => {
+        if (!pending.has(id)) return;
+        pending.delete(id);
+        worker.postMessage({ op: 'cancel', id });
+        reject(abortError());
+      };
+      const settle = (f) => (v) => { signal?.removeEventListener('abort', onAbort); f(v); };
+      pending.set(id, { resolve: settle(resolve), reject: settle(reject), onProgress });
+      signal?.addEventListener('abort', onAbort, { once: true });
       worker.postMessage({ id, op, ...args }, transfer);
     });
   };
@@ -262,19 +322,43 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
       return { top: r.top.map(named), probs: new Float32Array(r.probs), timings: r.timings };
     },
 
-    // → {classIndex, label, prob, layer, width, height, overlay: ImageData, heatmap: ImageData,
-    //    cam: Float32Array [camHeight][camWidth] (the model input size), top, probs: Float32Array, timings}
-    // imageData null: the last image again. opts: classIndex (-1/undefined: top-1), layer ('layer4'),
-    // alpha (the image's weight in the overlay, 0..1, default 0.5; as the CLI's --alpha).
-    async explain(imageData, { classIndex = -1, layer = 'layer4', alpha = 0.5, overlay = true, heatmap = true, cam = true } = {}) {
+    // → {classIndex, label, prob, layer, method, eigenSmooth, eigenSmoothIgnored, augSmooth, compared,
+    //    width, height, overlay: ImageData, heatmap: ImageData, cam: Float32Array [camHeight][camWidth]
+    //    (the model input size), top, probs: Float32Array, timings, metrics (when asked)}
+    // imageData null: the last image again. opts:
+    //   classIndex   -1/undefined: the top-1 class       layer   'layer4' (see LAYERS)
+    //   alpha        the image's weight in the overlay, 0..1, default 0.5 (the CLI's --alpha)
+    //   method       one of METHODS' names, default 'gradcam'
+    //   eigenSmooth  the first principal component instead of the weighted sum (methods that honour it)
+    //   augSmooth    the mean of 6 passes: the input × {0.9, 1, 1.1}, flipped or not
+    //   metrics      also {score, camMultImageConfidenceChange, dropInConfidence, increaseInConfidence,
+    //                roadPercentiles, roadMorf, roadLerf, roadMorfMean, roadLerfMean, roadCombined}
+    //                (pytorch-grad-cam's metrics; 19 more network passes with the default percentiles)
+    //   roadPercentiles  whole numbers in 1..99 (default 10, 20, ..., 90); roadNoise  default 0.01
+    //   onProgress   (fraction 0..1), between the steps of a job that takes more than one (~50 ms)
+    //   signal       an AbortSignal: aborting rejects with an Error named AbortError ('cancelled') and
+    //                stops the job in the worker; the instance stays usable
+    // compared: FinerCAM's rivals (class indices) when it chose them itself, else []. One explain runs
+    // at a time per instance and the newest wins: an explain sent while another runs cancels that one
+    // (it rejects with an AbortError). An explain that sent pixels leaves them as "the last image" even
+    // when cancelled. Asking again for the same explanation with another alpha redraws it only.
+    async explain(imageData, {
+      classIndex = -1, layer = 'layer4', alpha = 0.5, overlay = true, heatmap = true, cam = true, method = 'gradcam',
+      eigenSmooth = false, augSmooth = false, metrics = false, roadPercentiles, roadNoise = 0.01, onProgress, signal,
+    } = {}) {
+      if (signal?.aborted) throw abortError();
       const img = imageData ? await send(imageData) : {};
-      const r = await call('explain', { ...img, classIndex, layer, alpha, overlay, heatmap, cam, wantProbs: true },
-        img.pixels ? [img.pixels] : []);
+      const r = await call('explain', {
+        ...img, classIndex, layer, alpha, overlay, heatmap, cam, wantProbs: true, method, eigenSmooth: !!eigenSmooth,
+        augSmooth: !!augSmooth, metrics: !!metrics, roadPercentiles: roadPercentiles ? Array.from(roadPercentiles) : null, roadNoise,
+      }, img.pixels ? [img.pixels] : [], { onProgress, signal });
       const out = {
-        classIndex: r.classIndex, label: labelList[r.classIndex], prob: r.prob, layer: r.layer,
+        classIndex: r.classIndex, label: labelList[r.classIndex], prob: r.prob, layer: r.layer, method: r.method,
+        eigenSmooth: r.eigenSmooth, eigenSmoothIgnored: r.eigenSmoothIgnored, augSmooth: r.augSmooth, compared: r.compared,
         width: r.width, height: r.height, camWidth: r.camWidth, camHeight: r.camHeight,
         top: r.top.map(named), timings: r.timings,
       };
+      if (r.metrics) out.metrics = r.metrics;
       if (r.probs) out.probs = new Float32Array(r.probs);
       if (r.overlay) out.overlay = new ImageData(new Uint8ClampedArray(r.overlay), r.width, r.height);
       if (r.heatmap) out.heatmap = new ImageData(new Uint8ClampedArray(r.heatmap), r.width, r.height);

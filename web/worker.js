@@ -2,10 +2,22 @@
 //
 // It is classic, not a module worker, because the emscripten glue (MODULARIZE, not ES6) is loaded with
 // importScripts. gradcam.js (the public API) is the only thing that talks to it, with messages
-//   {id, op, ...args}  →  {id, ok: true, result} | {id, ok: false, error: "one line"}
-// handled strictly one after another. Pixels arrive as transferred ArrayBuffers, are copied once into
+//   {id, op, ...args}  →  {id, ok: true, result} | {id, ok: false, error: "one line", aborted?: true}
+//   and, while an explain runs, {id, progress} (0..1) between its steps
+// handled one job after another. Pixels arrive as transferred ArrayBuffers, are copied once into
 // the wasm heap (and kept there, so a re-explain with another class or layer needs no pixels), and the
 // results are copied out of the heap once into fresh buffers that are transferred back.
+//
+// An explanation is an engine job run in steps of ~50 ms (_gc_js_step): Score-CAM is one network pass
+// per channel, ~40 s at layer4. Between steps the worker posts progress and yields to its event loop,
+// so that two messages are seen while a job runs, on arrival (not queued behind it):
+//   {op: 'cancel', id}   stops explain `id` (_gc_js_cancel at once; the engine restores its state) and
+//                        answers it {ok: false, aborted: true, error: 'cancelled'}; a queued one never runs
+//   {op: 'explain', ...} the newest request wins: it cancels the running explain (and any queued one)
+//                        first, which are answered {aborted: true, error: 'cancelled: ...'}
+// An explain that brings pixels stores them even when cancelled, so that a later explain(null) always
+// works on the last image sent. A finished explanation is kept: asking again for the same one (only
+// the overlay's opacity differs) just draws it again, without running the method a second time.
 'use strict';
 
 let engine = null;   // the emscripten module, after init
@@ -16,9 +28,17 @@ let inW = 224, inH = 224;
 // The image of the last classify, in the heap: explain() works on it without receiving pixels again.
 // `stale`: the input size changed since it was classified, so it must be classified again first.
 const img = { ptr: 0, w: 0, h: 0, stale: false };
+// What the engine's finished explanation is ({key, metrics}), null when there is none (or it is stale).
+let done = null;
+const STEP_MS = 50; // per step: short enough for a prompt Cancel, long enough to keep the overhead small
+const FLAGS = { eigenSmooth: 1, augSmooth: 2, metrics: 4 };
 
 function fail(msg) {
   throw new Error(String(msg).split('\n')[0]);
+}
+// A job that stopped because it was asked to (the reply carries aborted: true).
+function abort(msg) {
+  throw Object.assign(new Error(msg), { aborted: true });
 }
 
 // Start the first engine of `urls` that loads (e.g. the threaded build, then the plain one). Returns
@@ -77,6 +97,7 @@ function lastError(ofCtx) {
 }
 
 function dropContext() {
+  done = null;
   if (img.ptr) engine._free(img.ptr);
   img.ptr = 0;
   if (ctx) engine._gc_js_destroy(ctx);
@@ -101,8 +122,44 @@ function topList() {
 }
 
 function classifyStored() {
+  done = null;
   if (engine._gc_js_classify(ctx, img.ptr, img.w, img.h) !== 0) fail(lastError(ctx));
   img.stale = false;
+}
+
+// The running engine job, step by step until done. A cancel arriving meanwhile (onmessage runs only
+// while this awaits) has already called _gc_js_cancel; the loop then ends with the job's message.
+async function runSteps(job) {
+  job.stepping = true;
+  try {
+    for (;;) {
+      if (job.cancelled) {
+        if (!job.engineCancelled) engine._gc_js_cancel(ctx);
+        abort(job.cancelled);
+      }
+      const rc = engine._gc_js_step(ctx, STEP_MS);
+      if (rc === 1) return;
+      if (rc < 0) fail(lastError(ctx));
+      self.postMessage({ id: job.id, progress: engine._gc_js_progress(ctx) });
+      // A macrotask, not a microtask: only a real turn of the event loop delivers a waiting message.
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  } finally {
+    job.stepping = false;
+  }
+}
+
+// The metrics of the finished explanation (_gc_js_metrics' doubles), or null when none were computed.
+function readMetrics() {
+  const p = engine._gc_js_metrics(ctx);
+  if (!p) return null;
+  const f = engine.HEAPF64, b = p >> 3, n = f[b + 4];
+  const part = (k) => Array.from(f.subarray(b + 8 + k * n, b + 8 + (k + 1) * n));
+  return {
+    score: f[b], camMultImageConfidenceChange: f[b + 1], dropInConfidence: f[b + 2], increaseInConfidence: f[b + 3],
+    roadPercentiles: part(0), roadMorf: part(1), roadLerf: part(2),
+    roadMorfMean: f[b + 5], roadLerfMean: f[b + 6], roadCombined: f[b + 7],
+  };
 }
 
 const ops = {
@@ -125,6 +182,7 @@ const ops = {
     if (engine._gc_js_set_input_size(ctx, width, height) !== 0) fail(lastError(ctx));
     inW = width; inH = height;
     img.stale = true;
+    done = null;
     return { width, height };
   },
 
@@ -147,34 +205,74 @@ const ops = {
   },
 
   // Explain the stored image (after classifying the given pixels, if any). alpha is the image weight
-  // of the overlay (pytorch-grad-cam's image_weight, the CLI's --alpha).
-  explain({ pixels, width, height, classIndex, layer, alpha, overlay = true, heatmap = true, cam = true, wantProbs }) {
+  // of the overlay (pytorch-grad-cam's image_weight, the CLI's --alpha). `job` is the queue's record:
+  // job.cancelled becomes a message when a cancel (or a newer explain) arrives.
+  async explain({ pixels, width, height, classIndex, layer, alpha, overlay = true, heatmap = true, cam = true, wantProbs,
+    method = 'gradcam', eigenSmooth = false, augSmooth = false, metrics = false, roadPercentiles = null, roadNoise = 0.01 }, job) {
     if (!ctx) fail('no model loaded');
     let classified = null, transfer = [];
     if (pixels) [classified, transfer] = ops.classify({ pixels, width, height, wantProbs });
     else if (!img.ptr) fail('no image to explain');
     else if (img.stale) classifyStored();
+    if (job.cancelled) abort(job.cancelled);
     const { w, h } = img;
     const cls = classIndex == null ? -1 : classIndex;
     if (!Number.isInteger(cls) || cls < -1 || cls >= numClasses) fail(`class ${classIndex} out of range (0..${numClasses - 1})`);
     const a = alpha == null ? 0.5 : Number(alpha);
     const name = String(layer || 'layer4');
-    const nameLen = engine.lengthBytesUTF8(name) + 1;
-    const bufs = { layer: engine._malloc(nameLen), overlay: 0, heat: 0, cam: 0 };
+    const mname = String(method || 'gradcam');
+    const flags = (eigenSmooth ? FLAGS.eigenSmooth : 0) | (augSmooth ? FLAGS.augSmooth : 0) | (metrics ? FLAGS.metrics : 0);
+    let pct = null;
+    if (roadPercentiles != null) {
+      pct = Array.from(roadPercentiles, Number);
+      if (!pct.length || pct.length > 99 || !pct.every((v) => Number.isInteger(v) && v >= 1 && v <= 99)) {
+        fail('roadPercentiles: give 1..99 whole numbers, each in 1..99');
+      }
+    }
+    const noise = roadNoise == null ? 0.01 : Number(roadNoise);
+    if (!(noise >= 0 && noise <= 10)) fail(`roadNoise ${roadNoise} outside [0, 10]`);
+    // The explanation itself; the metrics ride along when they were computed (a superset).
+    const key = JSON.stringify([cls, name, mname, flags & ~FLAGS.metrics, pct, noise]);
+    const bufs = { layer: 0, method: 0, pct: 0, overlay: 0, heat: 0, cam: 0 };
+    const str = (s) => {
+      const n = engine.lengthBytesUTF8(s) + 1, p = engine._malloc(n);
+      if (!p) fail('out of memory in the engine');
+      engine.stringToUTF8(s, p, n);
+      return p;
+    };
+    const t0 = performance.now();
     try {
-      engine.stringToUTF8(name, bufs.layer, nameLen);
+      if (!(done && done.key === key && (done.metrics || !metrics))) {
+        done = null;
+        bufs.layer = str(name);
+        bufs.method = str(mname);
+        if (pct) {
+          bufs.pct = engine._malloc(4 * pct.length);
+          if (!bufs.pct) fail('out of memory in the engine');
+          engine.HEAP32.set(pct, bufs.pct >> 2);
+        }
+        if (engine._gc_js_explain_begin(ctx, cls, bufs.layer, bufs.method, flags, bufs.pct, pct ? pct.length : 0, noise) !== 0) {
+          fail(lastError(ctx));
+        }
+        await runSteps(job);
+        done = { key, metrics: !!metrics };
+      }
       if (overlay) bufs.overlay = engine._malloc(w * h * 4);
       if (heatmap) bufs.heat = engine._malloc(w * h * 4);
       if (cam) bufs.cam = engine._malloc(inW * inH * 4);
-      if (!bufs.layer || (overlay && !bufs.overlay) || (heatmap && !bufs.heat) || (cam && !bufs.cam)) fail('out of memory in the engine');
-      const got = engine._gc_js_explain(ctx, cls, bufs.layer, a, bufs.overlay, bufs.heat, bufs.cam);
+      if ((overlay && !bufs.overlay) || (heatmap && !bufs.heat) || (cam && !bufs.cam)) fail('out of memory in the engine');
+      const got = engine._gc_js_render(ctx, a, bufs.overlay, bufs.heat, bufs.cam);
       if (got < 0) fail(lastError(ctx));
       const pp = engine._gc_js_probs(ctx) >> 2;
+      const ip = engine._gc_js_info(ctx) >> 2, I = engine.HEAP32;
       const out = {
         classIndex: got, prob: engine.HEAPF32[pp + got], layer: name, width: w, height: h,
-        camWidth: inW, camHeight: inH, timings: timings(),
+        camWidth: inW, camHeight: inH, timings: { ...timings(), total: performance.now() - t0 },
         top: classified ? classified.top : topList(),
+        method: mname, eigenSmooth: !!I[ip + 1], eigenSmoothIgnored: !!I[ip + 2], augSmooth: !!I[ip + 3],
+        compared: Array.from(I.subarray(ip + 5, ip + 5 + I[ip + 4])),
       };
+      if (metrics) out.metrics = readMetrics();
       if (classified) out.timings.forward = classified.timings.forward;
       if (classified?.probs) out.probs = classified.probs; // already in `transfer`
       else if (wantProbs) transfer.push(out.probs = copyOut(engine._gc_js_probs(ctx), numClasses * 4));
@@ -193,20 +291,47 @@ const ops = {
   },
 };
 
-// One message at a time, in order: the engine is single-threaded and the image state is shared.
-let queue = Promise.resolve();
+// One job at a time, in order: the engine is single-threaded and the image state is shared. Cancels
+// (and the cancelling side of a new explain or a dispose) act on arrival instead, see the top.
+const jobs = [];     // waiting, oldest first
+let current = null;  // the job running (an explain may be between two steps)
+
+function cancelJob(job, why) {
+  if (!job || job.op !== 'explain' || job.cancelled) return;
+  job.cancelled = why;
+  if (job.stepping) { // paused between steps: stop the engine's job now, not at the next step
+    engine._gc_js_cancel(ctx);
+    job.engineCancelled = true;
+  }
+}
+
 self.onmessage = (e) => {
   const { id, op, ...args } = e.data || {};
-  queue = queue.then(async () => {
+  if (op === 'cancel') {
+    for (const j of [current, ...jobs]) if (j && j.id === id) cancelJob(j, 'cancelled');
+    return;
+  }
+  if (op === 'explain' || op === 'dispose') {
+    const why = op === 'explain' ? 'cancelled: a newer explain replaced it' : 'cancelled: disposed';
+    for (const j of [current, ...jobs]) cancelJob(j, why);
+  }
+  jobs.push({ id, op, args, cancelled: null, stepping: false, engineCancelled: false });
+  if (!current) pump();
+};
+
+async function pump() {
+  while (jobs.length) {
+    const job = current = jobs.shift();
     try {
-      if (!ops[op]) fail(`unknown operation ${op}`);
-      let r = await ops[op](args);
+      if (!ops[job.op]) fail(`unknown operation ${job.op}`);
+      let r = await ops[job.op](job.args, job);
       let transfer = [];
       if (Array.isArray(r)) [r, transfer] = r;
-      self.postMessage({ id, ok: true, result: r }, transfer);
+      self.postMessage({ id: job.id, ok: true, result: r }, transfer);
     } catch (err) {
       const msg = (err && err.message) || String(err);
-      self.postMessage({ id, ok: false, error: msg.split('\n')[0] });
+      self.postMessage({ id: job.id, ok: false, error: msg.split('\n')[0], ...(err?.aborted ? { aborted: true } : {}) });
     }
-  });
-};
+  }
+  current = null;
+}

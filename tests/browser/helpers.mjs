@@ -122,11 +122,15 @@ export function cli(args) {
 }
 
 // build/gradcam explain → {json, overlay: {width, height, data (RGB)}}
-export function cliExplain(image, model, { cls, layer, alpha, size } = {}) {
+export function cliExplain(image, model, { cls, layer, alpha, size, method, eigenSmooth, augSmooth, metrics } = {}) {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-cli-')), 'overlay.png');
   const args = ['explain', image, '--model', model, '--json', '-o', out];
   if (cls != null && cls >= 0) args.push('--class', cls);
   if (layer) args.push('--layer', layer);
+  if (method) args.push('--method', method);
+  if (eigenSmooth) args.push('--eigen-smooth');
+  if (augSmooth) args.push('--aug-smooth');
+  if (metrics) args.push('--metrics');
   if (alpha != null) args.push('--alpha', alpha);
   if (size) args.push('--size', `${size}x${size}`);
   try {

@@ -17,22 +17,14 @@
 #include <strings.h>
 
 #include "cam.h"
+#include "cli.h"
 #include "methods.h"
-#include "gradcam.h"
-#include "cli_io.h"
 #include "render.h"
 
 
 /* ---- options --------------------------------------------------------------------------------------- */
 
-typedef struct opts {
-  const char *cmd, *home, *model, *labels, *cls, *layer, *out, *heatmap, *panel, *cam, *grad, *logits, *out_dir;
-  const char *method, *gb_npy, *gb, *cam_gb;
-  const char **images;               /* the IMAGE arguments, in order (argc slots: any number of them) */
-  int n_images, top, json, w, h, multilabel, threads, eigen_smooth, aug_smooth, metrics, progress;
-  int n_road, road[GC_ROAD_MAX];
-  double alpha, road_noise;
-} opts;
+
 
 static const char usage[] =
     "usage: gradcam classify IMAGE [--model F] [--labels F] [--top K] [--size WxH] [--json] [--logits OUT.npy]\n"
@@ -42,15 +34,23 @@ static const char usage[] =
     "                       [--method NAME] [--eigen-smooth] [--aug-smooth] [--progress]\n"
     "                       [--gb-npy gb.npy] [--gb gb.png] [--cam-gb cam_gb.png]\n"
     "                       [--metrics] [--road-percentiles 10,20,...] [--road-noise S]\n"
+    "                       [--colormap NAME] [--mode MODE] [--grey] [--sign positive|negative|all]\n"
+    "                       [--scale normalised|raw] [--interp linear|nearest]\n"
+    "                       [--compare classes:K|layers:L1,L2,..|methods:M1,M2,..] [--grid grid.png]\n"
     "       either command also takes --threads N: threads for the network (default: every core, at\n"
     "         most 8; more than 1 runs the threaded engine)\n"
-    "layers: conv1 relu maxpool layer1..layer4 layerN.M (N 1-4, M 0-1) input; default layer4\n"
+    "layers: conv1 relu maxpool layer1..layer4 layerN.M (N 1-4, M 0-1) input; default layer4; several,\n"
+    "  comma-separated (layer3,layer4), average their CAMs as pytorch-grad-cam's target_layers=[...]\n"
     "methods (pytorch-grad-cam's names): gradcam (default) hirescam gradcam++ xgradcam layercam\n"
     "  gradcamelementwise eigencam eigengradcam segeigencam kpcacam fem scorecam ablationcam fullgrad\n"
     "  shapleycam finercam\n"
     "--gb-npy/--gb/--cam-gb: guided backprop (raw [H,W,3] float32, deprocessed PNG, Guided Grad-CAM PNG)\n"
     "--metrics: CamMultImageConfidenceChange, Drop/IncreaseInConfidence, ROAD MoRF/LeRF/Combined (with\n"
     "  --json under \"metrics\"; ROAD's imputation noise defaults to 0.01 as in pytorch-grad-cam)\n"
+    "display: --colormap (OpenCV's names, lower-case: jet turbo viridis inferno magma plasma cividis hot\n"
+    "  bone parula ..., and rdwhgn, the default for --sign all); --mode blended_heat_map (default, over a\n"
+    "  greyscale copy with --grey) heat_map masked_image alpha_scaling (RGBA PNG); --scale raw keeps the\n"
+    "  CAM's own units; --sign negative shows the evidence against the class, all both (centred on 0)\n"
     "probabilities: softmax, or per-class sigmoids for a multi-label model (the file's metadata\n"
     "  \"gradcam.head\" decides; --softmax / --multilabel override)\n"
     "default model: the offline shapes model in build/web/models/shapes/ (see models/fetch-imagenet)\n";
@@ -75,6 +75,46 @@ static int parse_percentiles(const char *v, opts *o) {
     if (!*e) return 0;
     p = e + 1;
   }
+}
+
+/* A comma-separated list whose every name passes ok(); 0 or fail's code. */
+static int check_list(const char *list, const char *what, int (*ok)(const char *), const char *valid) {
+  char name[64];
+  int n = 0;
+  for (const char *s = list;; n++) {
+    const char *c = strchr(s, ',');
+    size_t l = c ? (size_t)(c - s) : strlen(s);
+    if (!l || l >= sizeof name || n == 16) return fail(2, "bad %s list '%s' (1..16 names, comma-separated)", what, list);
+    memcpy(name, s, l);
+    name[l] = 0;
+    if (!ok(name)) return fail(2, "unknown %s '%s' (%s)", what, name, valid);
+    if (!c) return 0;
+    s = c + 1;
+  }
+}
+static int layer_ok(const char *n) { return gc_layer_parse(n) != -2; }
+static int method_ok(const char *n) { return gc_method_find(n) != NULL; }
+static const char layer_names[] = "conv1, relu, maxpool, layer1..layer4, layerN.M, input";
+
+/* --compare classes:K | layers:a,b,.. | methods:a,b,.. */
+static int parse_compare(const char *v, opts *o) {
+  static const char valid[] = "classes:K (1..16), layers:L1,L2,.. or methods:M1,M2,..";
+  if (!strncmp(v, "classes:", 8)) {
+    char *e;
+    long k = strtol(v + 8, &e, 10);
+    if (*e || e == v + 8 || k < 1 || k > 16) return fail(2, "bad --compare '%s' (%s)", v, valid);
+    o->compare = CMP_CLASSES, o->compare_k = (int)k;
+    return 0;
+  }
+  if (!strncmp(v, "layers:", 7)) {
+    o->compare = CMP_LAYERS, o->compare_list = v + 7;
+    return check_list(v + 7, "layer", layer_ok, layer_names);
+  }
+  if (!strncmp(v, "methods:", 8)) {
+    o->compare = CMP_METHODS, o->compare_list = v + 8;
+    return check_list(v + 8, "method", method_ok, gc_method_names());
+  }
+  return fail(2, "bad --compare '%s' (%s)", v, valid);
 }
 
 static int parse(int argc, char **argv, opts *o) {
@@ -105,6 +145,7 @@ static int parse(int argc, char **argv, opts *o) {
     if (!strcmp(a, "--aug-smooth")) { o->aug_smooth = 1; continue; }
     if (!strcmp(a, "--metrics")) { o->metrics = 1; continue; }
     if (!strcmp(a, "--progress")) { o->progress = 1; continue; }
+    if (!strcmp(a, "--grey") || !strcmp(a, "--gray")) { o->grey = 1; continue; }
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); exit(0); }
     if (!v) return fail(2, "%s needs a value", a);
     i++;
@@ -123,7 +164,28 @@ static int parse(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--gb-npy")) dst = &o->gb_npy;
     else if (!strcmp(a, "--gb")) dst = &o->gb;
     else if (!strcmp(a, "--cam-gb")) dst = &o->cam_gb;
-    else if (!strcmp(a, "--road-noise")) {
+    else if (!strcmp(a, "--grid")) dst = &o->grid;
+    else if (!strcmp(a, "--colormap")) {
+      if (!(o->colormap = gc_colormap_find(v))) return fail(2, "unknown colormap '%s' (%s)", v, gc_colormap_names());
+    } else if (!strcmp(a, "--mode")) {
+      if ((o->mode = gc_mode_parse(v)) < 0)
+        return fail(2, "unknown mode '%s' (blended_heat_map, heat_map, masked_image, alpha_scaling)", v);
+    } else if (!strcmp(a, "--sign")) {
+      if (!strcmp(v, "positive")) o->sign = GC_SIGN_POSITIVE;
+      else if (!strcmp(v, "negative")) o->sign = GC_SIGN_NEGATIVE;
+      else if (!strcmp(v, "all")) o->sign = GC_SIGN_ALL;
+      else return fail(2, "unknown sign '%s' (positive, negative, all)", v);
+    } else if (!strcmp(a, "--scale")) {
+      if (!strcmp(v, "raw")) o->raw = 1;
+      else if (!strcmp(v, "normalised") || !strcmp(v, "normalized")) o->raw = 0;
+      else return fail(2, "unknown scale '%s' (normalised, raw)", v);
+    } else if (!strcmp(a, "--interp")) {
+      if (!strcmp(v, "nearest")) o->nearest = 1;
+      else if (!strcmp(v, "linear")) o->nearest = 0;
+      else return fail(2, "unknown interp '%s' (linear, nearest)", v);
+    } else if (!strcmp(a, "--compare")) {
+      if (parse_compare(v, o)) return 2;
+    } else if (!strcmp(a, "--road-noise")) {
       char *e; o->road_noise = strtod(v, &e);
       if (*e || !(o->road_noise >= 0 && o->road_noise <= 10)) return fail(2, "--road-noise wants a number in [0, 10], got '%s'", v);
     } else if (!strcmp(a, "--road-percentiles")) {
@@ -145,9 +207,12 @@ static int parse(int argc, char **argv, opts *o) {
     if (dst) *dst = v;
   }
   if (!o->n_images) return fail(2, "no image given\n%s", usage);
+  if (o->layer && check_list(o->layer, "layer", layer_ok, layer_names)) return 2;
+  if (o->compare && !o->grid && !o->out_dir) return fail(2, "--compare draws a grid: give --grid FILE (or --out-dir D)");
   if (o->method && !gc_method_find(o->method))
     return fail(2, "unknown method '%s' (%s)", o->method, gc_method_names());
-  int single_outputs = o->out || o->heatmap || o->panel || o->cam || o->grad || o->logits || o->gb_npy || o->gb || o->cam_gb;
+  int single_outputs = o->out || o->heatmap || o->panel || o->cam || o->grad || o->logits || o->gb_npy || o->gb ||
+                       o->cam_gb || o->grid;
   if (o->n_images > 1 && single_outputs && !o->out_dir)
     return fail(2, "several images: use --out-dir D instead of per-file outputs");
   return 0;
@@ -220,27 +285,9 @@ static int resolve_class(const char *s, const labels *L) {
   return fail(2, "class '%s' is ambiguous (%d matches: %s%s)", s, count, list, count > 12 ? ", ..." : ""), -2;
 }
 
-static void json_str(const char *s) {
-  putchar('"');
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\') printf("\\%c", *s);
-    else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
-    else putchar(*s);
-  }
-  putchar('"');
-}
 
 /* ---- commands -------------------------------------------------------------------------------------- */
 
-static int load_image(const char *path, gc_image *img) {
-  char err[512];
-  size_t n;
-  uint8_t *data = read_file(path, &n, err, sizeof err);
-  if (!data) return fail(2, "%s", err);
-  int rc = gc_image_decode(data, n, img, err, sizeof err);
-  free(data);
-  return rc ? fail(2, "%s: %s", path, err) : 0;
-}
 
 static int classify(gc_ctx *g, const opts *o, const labels *L) {
   char err[512];
@@ -277,138 +324,10 @@ static int classify(gc_ctx *g, const opts *o, const labels *L) {
 
 /* Output path: the explicit option for one image, else D/<image stem>.<suffix> with --out-dir, which
  * writes overlay, heatmap, panel and CAM for every image (the gradient only if --grad was given). */
-static const char *out_path(char *buf, size_t n, const opts *o, const char *explicit_path, int i, const char *suffix) {
-  if (!o->out_dir || (!explicit_path && !strcmp(suffix, "grad.npy"))) return explicit_path;
-  const char *base = strrchr(o->images[i], '/');
-  base = base ? base + 1 : o->images[i];
-  const char *dot = strrchr(base, '.');
-  int bl = dot ? (int)(dot - base) : (int)strlen(base);
-  snprintf(buf, n, "%s/%.*s.%s", o->out_dir, bl, base, suffix);
-  return buf;
-}
-
-static int show_progress(void *user, double f) {
-  fprintf(stderr, "\rgradcam: %s %3.0f%%", (const char *)user, 100 * f);
-  return 0;
-}
-
-static void json_metrics(const gc_metrics *m, int multilabel) {
-  printf(", \"metrics\": {\"target\": \"%s\", \"score\": %.7g, \"cam_mult_image_confidence_change\": %.7g", multilabel ? "sigmoid" : "softmax",
-         m->score, m->cam_mult_change);
-  printf(", \"drop_in_confidence\": %.7g, \"increase_in_confidence\": %.1f, \"road_percentiles\": [", m->drop, m->increase);
-  for (int k = 0; k < m->n_road; k++) printf("%s%d", k ? ", " : "", m->road_percentiles[k]);
-  printf("], \"road_morf\": [");
-  for (int k = 0; k < m->n_road; k++) printf("%s%.7g", k ? ", " : "", m->road_morf[k]);
-  printf("], \"road_lerf\": [");
-  for (int k = 0; k < m->n_road; k++) printf("%s%.7g", k ? ", " : "", m->road_lerf[k]);
-  printf("], \"road_morf_mean\": %.7g, \"road_lerf_mean\": %.7g, \"road_combined\": %.7g}", m->road_morf_mean,
-         m->road_lerf_mean, m->road_combined);
-}
-
-/* Guided backprop and Guided Grad-CAM (after the CAM: it reuses the backward buffers). */
-static int guided_outputs(gc_ctx *g, const opts *o, const gc_explanation *e, int i) {
-  char err[512], pb[1024];
-  const char *pn = out_path(pb, sizeof pb, o, o->gb_npy, i, "gb.npy");
-  if (!o->gb_npy && !o->gb && !o->cam_gb) return 0;
-  const size_t n = (size_t)e->w * e->h * 3;
-  float *gb = malloc(n * sizeof *gb), *cg = malloc(n * sizeof *cg);
-  uint8_t *pix = malloc(n);
-  int rc = 0;
-  if (!gb || !cg || !pix) { rc = fail(1, "out of memory"); goto done; }
-  if (gc_guided_backprop(g, e->class_index, gb, err, sizeof err)) { rc = fail(2, "%s: %s", o->images[i], err); goto done; }
-  if (pn && (rc = write_npy(pn, gb, (int[]){e->h, e->w, 3}, 3))) goto done;
-  if ((pn = out_path(pb, sizeof pb, o, o->gb, i, "gb.png"))) {
-    gc_render_deprocess(gb, n, pix);
-    if ((rc = write_png(pn, pix, e->w, e->h, 3))) goto done;
-  }
-  if ((pn = out_path(pb, sizeof pb, o, o->cam_gb, i, "cam_gb.png"))) {
-    for (size_t k = 0; k < n; k++) cg[k] = e->cam[k / 3] * gb[k];
-    gc_render_deprocess(cg, n, pix);
-    rc = write_png(pn, pix, e->w, e->h, 3);
-  }
-done:
-  free(gb); free(cg); free(pix);
-  return rc;
-}
-
-static int explain_one(gc_ctx *g, const opts *o, const labels *L, int cls, int i) {
-  char err[512], pb[1024];
-  gc_image img;
-  if (load_image(o->images[i], &img)) return 2;
-  int rc = 0;
-  gc_explanation e;
-  uint8_t *pix = NULL;
-  float *mask = NULL;
-  const char *method = o->method ? o->method : "gradcam";
-  gc_explain_desc d = {.class_index = cls, .layer = o->layer, .method = method, .eigen_smooth = o->eigen_smooth,
-                       .aug_smooth = o->aug_smooth, .metrics = o->metrics, .road_percentiles = o->n_road ? o->road : NULL,
-                       .n_road_percentiles = o->n_road, .road_noise = o->road_noise,
-                       .progress = o->progress ? show_progress : NULL, .user = (void *)method};
-  if (gc_classify(g, &img, err, sizeof err) || gc_explain(g, &d, &e, err, sizeof err)) {
-    if (o->progress) fputc('\n', stderr);
-    rc = fail(2, "%s: %s", o->images[i], err);
-    goto done;
-  }
-  if (o->progress) fputc('\n', stderr);
-  const char *layer = e.layer == -2 ? "all" : gc_layer_name(e.layer);
-  const char *p;
-  if ((p = out_path(pb, sizeof pb, o, o->cam, i, "cam.npy")) && (rc = write_npy(p, e.cam, (int[]){e.h, e.w}, 2))) goto done;
-  if ((p = out_path(pb, sizeof pb, o, o->grad, i, "grad.npy"))) {
-    if (!e.grad) { rc = fail(2, "--grad: %s computes no gradient at a layer", e.method); goto done; }
-    if ((rc = write_npy(p, e.grad, (int[]){e.fh, e.fw, e.gc}, 3))) goto done;
-  }
-  /* Pictures are drawn at the image's own size: the CAM is brought there from the layer's resolution. */
-  int w = img.w, h = img.h, pw, ph;
-  char caption[GC_CAPTION_MAX], where[64];
-  snprintf(where, sizeof where, "%s %s", method, layer);
-  gc_render_caption(caption, sizeof caption, L->name[e.class_index], e.prob, where);
-  gc_render_panel_size(w, h, caption, &pw, &ph);
-  mask = malloc(sizeof(float) * w * h);
-  pix = malloc((size_t)3 * (pw * ph > w * h ? pw * ph : w * h));
-  if (!mask || !pix) { rc = fail(1, "out of memory"); goto done; }
-  gc_cam_at(g, w, h, mask, err, sizeof err);
-  if ((p = out_path(pb, sizeof pb, o, o->out, i, "overlay.png"))) {
-    gc_render_overlay(&img, mask, o->alpha, pix, 3);
-    if ((rc = write_png(p, pix, w, h, 3))) goto done;
-  }
-  if ((p = out_path(pb, sizeof pb, o, o->heatmap, i, "heatmap.png"))) {
-    gc_render_heatmap(mask, w, h, pix, 3);
-    if ((rc = write_png(p, pix, w, h, 3))) goto done;
-  }
-  if ((p = out_path(pb, sizeof pb, o, o->panel, i, "panel.png"))) {
-    gc_render_panel(&img, mask, caption, pix, 3);
-    if ((rc = write_png(p, pix, pw, ph, 3))) goto done;
-  }
-  if ((rc = guided_outputs(g, o, &e, i))) goto done;
-  if (o->json) {
-    printf("{\"image\": "); json_str(o->images[i]);
-    printf(", \"class\": %d, \"label\": ", e.class_index); json_str(L->name[e.class_index]);
-    printf(", \"prob\": %.6g, \"layer\": \"%s\", \"method\": \"%s\", \"eigen_smooth\": %s, \"eigen_smooth_ignored\": %s",
-           e.prob, layer, e.method, e.eigen_smooth ? "true" : "false", e.eigen_ignored ? "true" : "false");
-    printf(", \"aug_smooth\": %s", e.aug_smooth ? "true" : "false");
-    if (e.n_compared) printf(", \"finer_compared\": [%d, %d, %d]", e.compared[0], e.compared[1], e.compared[2]);
-    printf(", \"cam_size\": [%d, %d], \"feature_size\": [%d, %d]", e.h, e.w, e.fh, e.fw);
-    if (e.metrics) json_metrics(e.metrics, gc_multilabel(g));
-    printf(", \"ms\": {\"forward\": %.2f, \"backward\": %.2f, \"cam\": %.2f}}\n", e.forward_ms, e.backward_ms, e.cam_ms);
-  } else {
-    printf("%s: %d %s (%.2f%%) %s at %s  [forward %.1f ms, backward %.1f ms, cam %.1f ms]\n", o->images[i],
-           e.class_index, L->name[e.class_index], 100.0 * e.prob, e.method, layer, e.forward_ms, e.backward_ms, e.cam_ms);
-    if (e.metrics)
-      printf("  metrics: confidence change %+.4f, ROAD MoRF %.4f, LeRF %.4f, combined %.4f\n", e.metrics->cam_mult_change,
-             e.metrics->road_morf_mean, e.metrics->road_lerf_mean, e.metrics->road_combined);
-  }
-done:
-  free(mask); free(pix);
-  gc_image_free(&img);
-  return rc;
-}
-
 int main(int argc, char **argv) {
   opts o;
   int rc = parse(argc, argv, &o);
   if (rc) return rc;
-  if (o.layer && gc_layer_parse(o.layer) == -2)
-    return fail(2, "unknown layer '%s' (conv1, relu, maxpool, layer1..layer4, layerN.M, input)", o.layer);
   labels L = {0};
   gc_ctx *g = load_model(&o, &L);
   if (!g) return 2;

@@ -1,6 +1,8 @@
 /* cli_io.c: files for the command line (see cli_io.h). */
 #include "cli_io.h"
 
+#include "image.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,3 +140,23 @@ void labels_load(labels *L, const char *path, int n) {
 
 void labels_free(labels *L) { free(L->name); free(L->buf); }
 
+
+void json_str(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') printf("\\%c", *s);
+    else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+    else putchar(*s);
+  }
+  putchar('"');
+}
+
+int load_image(const char *path, gc_image *img) {
+  char err[512];
+  size_t n;
+  uint8_t *data = read_file(path, &n, err, sizeof err);
+  if (!data) return fail(2, "%s", err);
+  int rc = gc_image_decode(data, n, img, err, sizeof err);
+  free(data);
+  return rc ? fail(2, "%s: %s", path, err) : 0;
+}

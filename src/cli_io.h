@@ -16,6 +16,12 @@ int write_npy(const char *path, const float *a, const int *shape, int ndim);
 /* An RGB (channels 3) or RGBA (4) PNG. */
 int write_png(const char *path, const uint8_t *px, int w, int h, int channels);
 
+/* A JSON string literal of s on stdout. */
+void json_str(const char *s);
+/* Read and decode an image file; 0, or the exit code after a one-line error. */
+struct gc_image;
+int load_image(const char *path, struct gc_image *img);
+
 typedef struct labels { char **name; int n; char *buf; } labels;
 /* One name per line; a missing file or a count that does not match the model gives "class N". */
 void labels_load(labels *L, const char *path, int n);

@@ -20,6 +20,7 @@ struct gc_ctx {
   float *probs, *dlogits;            /* [num_classes]                                      */
   float *cam, *cam_feat;             /* [cam_h][cam_w] (the input size), [cam_fh][cam_fw]   */
   int cam_w, cam_h, cam_fw, cam_fh;  /* 0: nothing explained                               */
+  int cam_signed, cam_raw, cam_nearest; /* how the CAM was made: how to display it (gc_cam_at) */
   gc_metrics metrics;                /* of the last explanation that asked for them         */
   double forward_ms;
   gc_job *job;                       /* the explanation running in steps, or NULL           */

@@ -62,14 +62,22 @@ const float *gc_logits(const gc_ctx *g);          /* [num_classes], valid after 
 const float *gc_probs(const gc_ctx *g);           /* [num_classes]: softmax, or sigmoids          */
 int gc_topk(const gc_ctx *g, int k, int *idx);    /* the k best classes, best first; returns k'   */
 
+enum { GC_SIGN_POSITIVE, GC_SIGN_NEGATIVE, GC_SIGN_ALL };
+
 typedef struct gc_explain_desc {
   int class_index;          /* target class; -1: the top-1 class                                    */
   const float *logit_weights; /* optional [num_classes]: explain sum_n w[n]*logit[n] instead         */
-  const char *layer;        /* torchvision name ("layer4", "layer3.0", "conv1", ...); NULL: layer4   */
+  const char *layer;        /* torchvision name ("layer4", "layer3.0", "conv1", ...); NULL: layer4.
+                               Several, comma-separated ("layer3,layer4"): pytorch-grad-cam's
+                               target_layers, the mean of the layers' CAMs                           */
   const char *method;       /* pytorch-grad-cam's name (methods.h): "gradcam" (NULL), "scorecam", ... */
   int eigen_smooth;         /* 1: the first principal component instead of the weighted sum, for the
                                methods that honour it (the others ignore it and say so)             */
   int aug_smooth;           /* 1: the mean CAM of 6 passes: input × {0.9, 1, 1.1}, flipped or not    */
+  int sign;                 /* GC_SIGN_POSITIVE (pytorch-grad-cam's ReLU), _NEGATIVE (the evidence
+                               against the class: -map), _ALL (no ReLU, scaled into [-1, 1])         */
+  int raw;                  /* 1: no min-max scaling anywhere: the CAM in the map's own units         */
+  int nearest;              /* 1: resize with INTER_NEAREST (the layer's grid) instead of LINEAR      */
   int metrics;              /* 1: also the faithfulness metrics of the result (gc_metrics)           */
   const int *road_percentiles; int n_road_percentiles; /* NULL: 10, 20, ..., 90 (at most 99 of them) */
   double road_noise;        /* ROAD's imputation noise (the library's default is 0.01; 0: none)      */
@@ -91,11 +99,15 @@ typedef struct gc_metrics {   /* pytorch-grad-cam's metrics on the final CAM, sc
 } gc_metrics;
 
 typedef struct gc_explanation {
-  int class_index; float prob; int layer;  /* layer: -2 for FullGrad (every BatchNorm)                  */
+  int class_index; float prob; int layer;  /* layer: the last target layer; -2 for FullGrad (every BN) */
+  int n_layers, layers[8];                 /* the target layers (the first 8)                        */
   const char *method;
   int eigen_smooth, eigen_ignored, aug_smooth; /* what was applied; eigen_ignored: asked, not honoured */
+  int sign, raw, nearest;                  /* as asked                                               */
+  float cam_min, cam_max;                  /* range of cam (raw: in the map's units)                 */
   int n_compared, compared[3];           /* FinerCAM without a class: the three rivals it compared     */
-  int w, h; const float *cam;            /* [h][w] the CAM at the model input size                     */
+  int w, h; const float *cam;            /* [h][w] the CAM at the model input size (positive: [0, 1];
+                                            sign all: [-1, 1]; raw: its own units)                     */
   int fw, fh; const float *cam_feat;     /* [fh][fw] normalised CAM at the layer's resolution (FullGrad,
                                             aug-smooth: the CAM itself at the input size)               */
   int gc; const float *grad;             /* [fh][fw][gc] dScore/dA at the layer (NHWC), or NULL        */
@@ -121,9 +133,11 @@ void gc_explain_abort(gc_ctx *g);
  * out [h][w][3] at the model input size, for the image of the last classify. */
 int gc_guided_backprop(gc_ctx *g, int class_index, float *out, char *err, size_t errlen);
 
-/* The explained CAM brought to another size (e.g. the original image, for display): resize the
- * feature-level CAM with OpenCV's INTER_LINEAR rule and renormalise, as pytorch-grad-cam does.
- * out: [h][w]. Requires a previous successful gc_explain. */
+/* The explained CAM brought to another size for display (e.g. the original image's): the layer's map
+ * resized as the explanation was (OpenCV's INTER_LINEAR, or NEAREST) and rescaled into [0, 1], the
+ * range the renderers take: min-max, as pytorch-grad-cam does (also for a raw map: its units are the
+ * legend's business), or for a signed map (v / max|v| + 1) / 2, so that 0 is the colormap's middle.
+ * At the model input size it is the explanation's own CAM. out: [h][w]. After a successful explain. */
 int gc_cam_at(const gc_ctx *g, int w, int h, float *out, char *err, size_t errlen);
 
 #endif

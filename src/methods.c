@@ -388,6 +388,46 @@ done:
   return rc;
 }
 
+/* ---- FinerCAM's target --------------------------------------------------------------------------------- *
+ * Without an explicit class: main m = top-1, rivals = the three classes whose logits are closest to it;
+ * target T = N / D, N = sum_k p_k (z_m - z_k), D = sum_k p_k + 1e-9, p = softmax(z) (FinerWeightedTarget,
+ * alpha 1). p is not detached there, so dT/dz has the softmax's terms too:
+ *   dp_k/dz_j = p_k (δ_kj - p_j),  dT/dz_j = (dN/dz_j - T dD/dz_j) / D. */
+
+int gc_finer_rivals(const float *z, int n, int top, int *out) {
+  int m = 0;
+  for (int r = 0; r < 3 && r < n - 1; r++) {
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+      int taken = i == top;
+      for (int t = 0; t < m; t++) taken |= out[t] == i;
+      if (!taken && (best < 0 || fabsf(z[i] - z[top]) < fabsf(z[best] - z[top]))) best = i;
+    }
+    out[m++] = best;
+  }
+  return m;
+}
+
+void gc_finer_target(const float *z, int n, int m, const int *rivals, int nr, float *dlogits) {
+  double mx = z[0], s = 0, p[3], D = 1e-9, N = 0;
+  for (int i = 1; i < n; i++) if (z[i] > mx) mx = z[i];
+  for (int i = 0; i < n; i++) s += exp((double)z[i] - mx);
+  for (int k = 0; k < nr; k++) {
+    p[k] = exp((double)z[rivals[k]] - mx) / s;
+    D += p[k];
+    N += p[k] * ((double)z[m] - z[rivals[k]]);
+  }
+  const double T = N / D, P = D - 1e-9;
+  /* class i: dN/dz_i = sum_k p_k(δ_ki - p_i) d_k + sum_k p_k (δ_im - δ_ik); dD/dz_i = sum_k p_k(δ_ki - p_i) */
+  for (int i = 0; i < n; i++) {
+    const double pi = exp((double)z[i] - mx) / s;
+    double dN = -pi * N + (i == m ? P : 0), dD = -pi * P;
+    for (int k = 0; k < nr; k++)
+      if (rivals[k] == i) { dN += p[k] * ((double)z[m] - z[i]) - p[k]; dD += p[k]; }
+    dlogits[i] = (float)((dN - T * dD) / D);
+  }
+}
+
 /* ---- the table --------------------------------------------------------------------------------------- */
 
 const gc_method gc_methods[] = {

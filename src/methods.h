@@ -70,6 +70,11 @@ const gc_method *gc_method_find(const char *name);
 /* "gradcam, hirescam, ..." for error messages. */
 const char *gc_method_names(void);
 
+/* FinerCAM without a class: the three rivals of class top (the logits z [n] closest to z[top]), and
+ * dT/dlogits [n] of its target for main class m (methods.c says how). */
+int gc_finer_rivals(const float *z, int n, int top, int *out);
+void gc_finer_target(const float *z, int n, int m, const int *rivals, int nr, float *dlogits);
+
 /* Prepare r for m (after r->act/grad/score are set): scratch for weights and units. 0 or -1 (memory). */
 int gc_method_begin(const gc_method *m, gc_method_run *r);
 void gc_method_end(gc_method_run *r);

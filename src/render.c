@@ -1,58 +1,41 @@
 /* render.c: CAM resize, JET colouring, overlay and the result panel. See render.h. */
 #include "render.h"
 
+#include "colormaps.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------------------------------------
- * OpenCV's COLORMAP_JET
- *
- * Data, not a formula: OpenCV 4.6 builds this LUT by linearly interpolating a few dozen control
- * points in float and rounding, and matching that rounding by re-derivation is fragile. The table
- * was generated once with Debian's python3-opencv 4.6.0 and pasted here:
- *
- *   g = np.arange(256, dtype=np.uint8).reshape(256, 1)
- *   lut = cv2.applyColorMap(g, cv2.COLORMAP_JET)[:, 0, ::-1]   # BGR -> RGB, as use_rgb=True does
- *
- * tests/test_render_reference.py re-checks all 256 entries against cv2.
+ * Colormaps (the tables are data: colormaps.c, generated from OpenCV by scripts/gen-colormaps)
  * --------------------------------------------------------------------------------------------- */
 
-const uint8_t gc_jet_lut[256][3] = {
-    {0,0,128}, {0,0,132}, {0,0,136}, {0,0,140}, {0,0,144}, {0,0,148}, {0,0,152}, {0,0,156},
-    {0,0,160}, {0,0,164}, {0,0,168}, {0,0,172}, {0,0,176}, {0,0,180}, {0,0,184}, {0,0,188},
-    {0,0,192}, {0,0,196}, {0,0,200}, {0,0,204}, {0,0,208}, {0,0,212}, {0,0,216}, {0,0,220},
-    {0,0,224}, {0,0,228}, {0,0,232}, {0,0,236}, {0,0,240}, {0,0,244}, {0,0,248}, {0,0,252},
-    {0,0,255}, {0,4,255}, {0,8,255}, {0,12,255}, {0,16,255}, {0,20,255}, {0,24,255}, {0,28,255},
-    {0,32,255}, {0,36,255}, {0,40,255}, {0,44,255}, {0,48,255}, {0,52,255}, {0,56,255}, {0,60,255},
-    {0,64,255}, {0,68,255}, {0,72,255}, {0,76,255}, {0,80,255}, {0,84,255}, {0,88,255}, {0,92,255},
-    {0,96,255}, {0,100,255}, {0,104,255}, {0,108,255}, {0,112,255}, {0,116,255}, {0,120,255}, {0,124,255},
-    {0,128,255}, {0,132,255}, {0,136,255}, {0,140,255}, {0,144,255}, {0,148,255}, {0,152,255}, {0,156,255},
-    {0,160,255}, {0,164,255}, {0,168,255}, {0,172,255}, {0,176,255}, {0,180,255}, {0,184,255}, {0,188,255},
-    {0,192,255}, {0,196,255}, {0,200,255}, {0,204,255}, {0,208,255}, {0,212,255}, {0,216,255}, {0,220,255},
-    {0,224,255}, {0,228,255}, {0,232,255}, {0,236,255}, {0,240,255}, {0,244,255}, {0,248,255}, {0,252,255},
-    {2,255,254}, {6,255,250}, {10,255,246}, {14,255,242}, {18,255,238}, {22,255,234}, {26,255,230}, {30,255,226},
-    {34,255,222}, {38,255,218}, {42,255,214}, {46,255,210}, {50,255,206}, {54,255,202}, {58,255,198}, {62,255,194},
-    {66,255,190}, {70,255,186}, {74,255,182}, {78,255,178}, {82,255,174}, {86,255,170}, {90,255,166}, {94,255,162},
-    {98,255,158}, {102,255,154}, {106,255,150}, {110,255,146}, {114,255,142}, {118,255,138}, {122,255,134}, {126,255,130},
-    {130,255,126}, {134,255,122}, {138,255,118}, {142,255,114}, {146,255,110}, {150,255,106}, {154,255,102}, {158,255,98},
-    {162,255,94}, {166,255,90}, {170,255,86}, {174,255,82}, {178,255,78}, {182,255,74}, {186,255,70}, {190,255,66},
-    {194,255,62}, {198,255,58}, {202,255,54}, {206,255,50}, {210,255,46}, {214,255,42}, {218,255,38}, {222,255,34},
-    {226,255,30}, {230,255,26}, {234,255,22}, {238,255,18}, {242,255,14}, {246,255,10}, {250,255,6}, {254,255,1},
-    {255,252,0}, {255,248,0}, {255,244,0}, {255,240,0}, {255,236,0}, {255,232,0}, {255,228,0}, {255,224,0},
-    {255,220,0}, {255,216,0}, {255,212,0}, {255,208,0}, {255,204,0}, {255,200,0}, {255,196,0}, {255,192,0},
-    {255,188,0}, {255,184,0}, {255,180,0}, {255,176,0}, {255,172,0}, {255,168,0}, {255,164,0}, {255,160,0},
-    {255,156,0}, {255,152,0}, {255,148,0}, {255,144,0}, {255,140,0}, {255,136,0}, {255,132,0}, {255,128,0},
-    {255,124,0}, {255,120,0}, {255,116,0}, {255,112,0}, {255,108,0}, {255,104,0}, {255,100,0}, {255,96,0},
-    {255,92,0}, {255,88,0}, {255,84,0}, {255,80,0}, {255,76,0}, {255,72,0}, {255,68,0}, {255,64,0},
-    {255,60,0}, {255,56,0}, {255,52,0}, {255,48,0}, {255,44,0}, {255,40,0}, {255,36,0}, {255,32,0},
-    {255,28,0}, {255,24,0}, {255,20,0}, {255,16,0}, {255,12,0}, {255,8,0}, {255,4,0}, {255,0,0},
-    {252,0,0}, {248,0,0}, {244,0,0}, {240,0,0}, {236,0,0}, {232,0,0}, {228,0,0}, {224,0,0},
-    {220,0,0}, {216,0,0}, {212,0,0}, {208,0,0}, {204,0,0}, {200,0,0}, {196,0,0}, {192,0,0},
-    {188,0,0}, {184,0,0}, {180,0,0}, {176,0,0}, {172,0,0}, {168,0,0}, {164,0,0}, {160,0,0},
-    {156,0,0}, {152,0,0}, {148,0,0}, {144,0,0}, {140,0,0}, {136,0,0}, {132,0,0}, {128,0,0},
-};
+const gc_colormap *gc_colormap_find(const char *name) {
+  for (int i = 0; name && i < gc_colormap_count; i++)
+    if (!strcmp(name, gc_colormaps[i].name)) return &gc_colormaps[i];
+  return NULL;
+}
+
+const char *gc_colormap_names(void) {
+  static char buf[512];
+  if (!buf[0])
+    for (int i = 0; i < gc_colormap_count; i++) {
+      size_t l = strlen(buf);
+      snprintf(buf + l, sizeof buf - l, "%s%s", i ? ", " : "", gc_colormaps[i].name);
+    }
+  return buf;
+}
+
+static const char *const mode_names[GC_MODE_COUNT] = {"blended_heat_map", "heat_map", "masked_image", "alpha_scaling"};
+
+int gc_mode_parse(const char *name) {
+  for (int i = 0; name && i < GC_MODE_COUNT; i++)
+    if (!strcmp(name, mode_names[i])) return i;
+  return -1;
+}
+const char *gc_mode_name(int mode) { return mode >= 0 && mode < GC_MODE_COUNT ? mode_names[mode] : "?"; }
 
 /* ---------------------------------------------------------------------------------------------
  * Font: an original 5x7 bitmap table for ASCII 32..126, drawn for this project (public domain).
@@ -219,6 +202,20 @@ void gc_cam_resize(const float *cam, int h, int w, float *out, int oh, int ow) {
   }
 }
 
+/* cv2.resize INTER_NEAREST: source index floor(d * (1 / (out / in))) in double, capped at in - 1
+ * (OpenCV's resizeNN: no half-pixel shift, unlike INTER_NEAREST_EXACT). */
+void gc_cam_resize_nearest(const float *cam, int h, int w, float *out, int oh, int ow) {
+  const double ifx = 1.0 / ((double)ow / w), ify = 1.0 / ((double)oh / h);
+  for (int y = 0; y < oh; y++) {
+    int sy = (int)floor(y * ify);
+    const float *row = cam + (size_t)(sy < h - 1 ? sy : h - 1) * w;
+    for (int x = 0; x < ow; x++) {
+      int sx = (int)floor(x * ifx);
+      out[(size_t)y * ow + x] = row[sx < w - 1 ? sx : w - 1];
+    }
+  }
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Heatmap and overlay (pytorch-grad-cam's show_cam_on_image)
  *
@@ -245,50 +242,60 @@ static void put_pixel(uint8_t *p, const uint8_t rgb[3], int channels) {
   if (channels == 4) p[3] = 255;
 }
 
-static void heatmap_into(const float *mask, int w, int h, uint8_t *dst, size_t stride,
-                         int channels) {
+typedef const uint8_t (*lut_t)[3];
+static lut_t lut_of(const gc_style *s) { return s && s->lut ? s->lut : gc_jet_lut; }
+
+static void heatmap_into(const float *mask, int w, int h, lut_t lut, uint8_t *dst, size_t stride, int channels) {
   for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      const uint8_t *rgb = gc_jet_lut[heat_index(mask[(size_t)y * w + x])];
-      put_pixel(dst + y * stride + (size_t)x * channels, rgb, channels);
-    }
+    for (int x = 0; x < w; x++)
+      put_pixel(dst + y * stride + (size_t)x * channels, lut[heat_index(mask[(size_t)y * w + x])], channels);
 }
 
 void gc_render_heatmap(const float *mask, int w, int h, uint8_t *out, int channels) {
-  heatmap_into(mask, w, h, out, (size_t)w * channels, channels);
+  heatmap_into(mask, w, h, gc_jet_lut, out, (size_t)w * channels, channels);
 }
 
-/* u8 / 255.0f for every byte value and for every JET colour: the same float32 quotients numpy forms,
- * looked up instead of divided twice per channel per pixel. */
-static float unit_lut[256], jet_unit_lut[256][3];
-static pthread_once_t unit_luts_once = PTHREAD_ONCE_INIT;
+/* u8 / 255.0f for every byte value: the same float32 quotients numpy forms, looked up instead of
+ * divided per channel per pixel (the colormap's are made per call: 768 divisions). */
+static float unit_lut[256];
+static pthread_once_t unit_lut_once = PTHREAD_ONCE_INIT;
+static void unit_lut_fill(void) { for (int i = 0; i < 256; i++) unit_lut[i] = (float)i / 255.0f; }
 
-static void unit_luts_fill(void) {
-  for (int i = 0; i < 256; i++) {
-    for (int c = 0; c < 3; c++) jet_unit_lut[i][c] = (float)gc_jet_lut[i][c] / 255.0f;
-    unit_lut[i] = (float)i / 255.0f;
+/* The image's pixel as show_cam_on_image sees it: its RGB, or (grey) Captum's np.mean over RGB for all
+ * three, in float32 units of 1/255. */
+static void base_pixel(const uint8_t *px, int grey, float v[3]) {
+  if (grey) {
+    const float g = ((float)px[0] + (float)px[1] + (float)px[2]) / 3.0f / 255.0f;
+    v[0] = v[1] = v[2] = g;
+  } else {
+    for (int c = 0; c < 3; c++) v[c] = unit_lut[px[c]];
   }
 }
 
 /* One pixel of (1 - image_weight) * heatmap + image_weight * img, before the max division. */
-static void blend(float m, const uint8_t *px, float hw, float iw, float v[3]) {
-  const float *heat = jet_unit_lut[heat_index(m)];
+static void blend(float m, const uint8_t *px, const float (*heat_lut)[3], int grey, float hw, float iw, float v[3]) {
+  const float *heat = heat_lut[heat_index(m)];
+  float b[3];
+  base_pixel(px, grey, b);
   for (int c = 0; c < 3; c++) {
-    float a = hw * heat[c];
-    float b = iw * unit_lut[px[c]];
-    v[c] = a + b;
+    float x = hw * heat[c];
+    float y = iw * b[c];
+    v[c] = x + y;
   }
 }
 
 /* Two passes over the image (max, then scale) recomputing the blend, rather than a float buffer. */
-static void overlay_into(const gc_image *img, const float *mask, double image_weight, uint8_t *dst,
+static void overlay_into(const gc_image *img, const float *mask, lut_t lut, int grey, double image_weight, uint8_t *dst,
                          size_t stride, int channels) {
   float iw = (float)image_weight, hw = (float)(1.0 - image_weight); /* Python double -> float32 */
-  pthread_once(&unit_luts_once, unit_luts_fill);
+  float heat_lut[256][3];
+  pthread_once(&unit_lut_once, unit_lut_fill);
+  for (int i = 0; i < 256; i++)
+    for (int c = 0; c < 3; c++) heat_lut[i][c] = (float)lut[i][c] / 255.0f;
   size_t n = (size_t)img->w * img->h;
   float mx = 0.0f, v[3];
   for (size_t i = 0; i < n; i++) {
-    blend(mask[i], img->rgb + 3 * i, hw, iw, v);
+    blend(mask[i], img->rgb + 3 * i, (const float(*)[3])heat_lut, grey, hw, iw, v);
     for (int c = 0; c < 3; c++) mx = v[c] > mx ? v[c] : mx;
   }
   /* mx > 0 unless image_weight == 1 and the image is black, where numpy computes 0/0 and its
@@ -297,7 +304,7 @@ static void overlay_into(const gc_image *img, const float *mask, double image_we
     for (int x = 0; x < img->w; x++) {
       size_t i = (size_t)y * img->w + x;
       uint8_t rgb[3];
-      blend(mask[i], img->rgb + 3 * i, hw, iw, v);
+      blend(mask[i], img->rgb + 3 * i, (const float(*)[3])heat_lut, grey, hw, iw, v);
       for (int c = 0; c < 3; c++) rgb[c] = (uint8_t)(mx > 0.0f ? 255.0f * (v[c] / mx) : 0.0f);
       put_pixel(dst + y * stride + (size_t)x * channels, rgb, channels);
     }
@@ -305,8 +312,38 @@ static void overlay_into(const gc_image *img, const float *mask, double image_we
 
 int gc_render_overlay(const gc_image *img, const float *mask, double image_weight, uint8_t *out,
                       int channels) {
-  if (!(image_weight >= 0.0 && image_weight <= 1.0)) return -1;
-  overlay_into(img, mask, image_weight, out, (size_t)img->w * channels, channels);
+  return gc_render(img, mask, &(gc_style){.image_weight = image_weight}, out, channels);
+}
+
+/* masked_image: the image times the map, np.uint8(np.float32(rgb) * m) (truncated); alpha_scaling: the
+ * image with the map as its alpha, np.uint8(255 * m) (Captum's visualize_image_attr modes). */
+static void masked_into(const gc_image *img, const float *mask, int alpha, uint8_t *dst, size_t stride, int channels) {
+  for (int y = 0; y < img->h; y++)
+    for (int x = 0; x < img->w; x++) {
+      const size_t i = (size_t)y * img->w + x;
+      float m = mask[i];
+      m = m > 0 ? (m < 1 ? m : 1) : 0; /* also NaN → 0 */
+      const uint8_t *px = img->rgb + 3 * i;
+      uint8_t *o = dst + y * stride + (size_t)x * channels;
+      for (int c = 0; c < 3; c++) o[c] = alpha ? px[c] : (uint8_t)((float)px[c] * m);
+      if (channels == 4) o[3] = alpha ? (uint8_t)(255.0f * m) : 255;
+    }
+}
+
+static void render_into(const gc_image *img, const float *mask, const gc_style *s, uint8_t *dst, size_t stride,
+                        int channels) {
+  switch (s->mode) {
+  case GC_MODE_HEAT: heatmap_into(mask, img->w, img->h, lut_of(s), dst, stride, channels); break;
+  case GC_MODE_MASKED: masked_into(img, mask, 0, dst, stride, channels); break;
+  case GC_MODE_ALPHA: masked_into(img, mask, 1, dst, stride, channels); break;
+  default: overlay_into(img, mask, lut_of(s), s->grey, s->image_weight, dst, stride, channels);
+  }
+}
+
+int gc_render(const gc_image *img, const float *mask, const gc_style *s, uint8_t *out, int channels) {
+  if (s->mode < 0 || s->mode >= GC_MODE_COUNT) return -1;
+  if (s->mode == GC_MODE_BLENDED && !(s->image_weight >= 0.0 && s->image_weight <= 1.0)) return -1;
+  render_into(img, mask, s, out, (size_t)img->w * channels, channels);
   return 0;
 }
 
@@ -359,46 +396,98 @@ static int chars_per_line(int pw) {
   return cpl > 0 ? cpl : 1;
 }
 
-void gc_render_panel_size(int w, int h, const char *caption, int *pw, int *ph) {
-  *pw = 2 * MARGIN + 3 * w + 2 * GAP;
-  int cpl = chars_per_line(*pw);
-  int lines = (caption_chars(caption) + cpl - 1) / cpl;
-  if (lines < 1) lines = 1;
-  *ph = MARGIN + h + GAP + lines * LINE_H + MARGIN;
+#define BAR_H 12 /* the legend's colour bar */
+
+static int text_lines(const char *text, int cpl) {
+  int lines = (caption_chars(text) + cpl - 1) / cpl;
+  return lines < 1 ? 1 : lines;
 }
 
-/* One glyph with its top-left corner at (x0, y0). It always fits: the narrowest panel (a 1 px
- * image) leaves 19 px for text, and chars_per_line/gc_render_panel_size account for the rest. */
-static void draw_glyph(uint8_t *out, int pw, int channels, int x0, int y0, int c) {
+void gc_render_panel_size(int w, int h, const char *caption, const gc_legend *lg, int *pw, int *ph) {
+  *pw = 2 * MARGIN + 3 * w + 2 * GAP;
+  int cpl = chars_per_line(*pw);
+  *ph = MARGIN + h + GAP + text_lines(caption, cpl) * LINE_H + MARGIN;
+  if (lg) *ph += BAR_H + GAP + text_lines(lg->text, cpl) * LINE_H;
+}
+
+/* One glyph with its top-left corner at (x0, y0), drawn at scale sc. It always fits: the narrowest
+ * panel (a 1 px image) leaves 19 px for text, and the size functions account for the rest. */
+static void draw_glyph(uint8_t *out, int pw, int channels, int x0, int y0, int c, int sc) {
   static const uint8_t ink[3] = {0, 0, 0};
   const uint8_t *rows = font5x7[c - 32];
-  for (int r = 0; r < FONT_H * TEXT_SCALE; r++)
-    for (int col = 0; col < FONT_W * TEXT_SCALE; col++)
-      if (rows[r / TEXT_SCALE] >> (FONT_W - 1 - col / TEXT_SCALE) & 1)
+  for (int r = 0; r < FONT_H * sc; r++)
+    for (int col = 0; col < FONT_W * sc; col++)
+      if (rows[r / sc] >> (FONT_W - 1 - col / sc) & 1)
         put_pixel(out + ((size_t)(y0 + r) * pw + x0 + col) * channels, ink, channels);
 }
 
-void gc_render_panel(const gc_image *img, const float *mask, const char *caption, uint8_t *out,
-                     int channels) {
+/* text wrapped at cpl characters a line, from (x0, y0); returns the y below its last line. */
+static int draw_text(uint8_t *out, int pw, int channels, int x0, int y0, const char *text, int cpl, int sc) {
+  const int adv = (FONT_W + 1) * sc, line = (FONT_H + 2) * sc, n = caption_chars(text);
+  const char *s = text;
+  for (int i = 0; i < n; i++) draw_glyph(out, pw, channels, x0 + (i % cpl) * adv, y0 + (i / cpl) * line, next_char(&s), sc);
+  return y0 + ((n + cpl - 1) / cpl > 0 ? (n + cpl - 1) / cpl : 1) * line;
+}
+
+void gc_render_panel(const gc_image *img, const float *mask, const char *caption, const gc_style *style,
+                     const gc_legend *lg, uint8_t *out, int channels) {
   int w = img->w, h = img->h, pw, ph;
-  gc_render_panel_size(w, h, caption, &pw, &ph);
+  gc_render_panel_size(w, h, caption, lg, &pw, &ph);
   size_t stride = (size_t)pw * channels;
   memset(out, 255, stride * ph); /* white background, opaque */
+  gc_style st = style ? *style : (gc_style){.image_weight = 0.5};
+  if (st.mode == GC_MODE_ALPHA) st.mode = GC_MODE_MASKED; /* a panel is opaque */
 
   uint8_t *row0 = out + (size_t)MARGIN * stride;
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)
       put_pixel(row0 + y * stride + (size_t)(MARGIN + x) * channels,
                 img->rgb + ((size_t)y * w + x) * 3, channels);
-  heatmap_into(mask, w, h, row0 + (size_t)(MARGIN + w + GAP) * channels, stride, channels);
-  overlay_into(img, mask, 0.5, row0 + (size_t)(MARGIN + 2 * (w + GAP)) * channels, stride,
-               channels);
+  heatmap_into(mask, w, h, lut_of(&st), row0 + (size_t)(MARGIN + w + GAP) * channels, stride, channels);
+  render_into(img, mask, &st, row0 + (size_t)(MARGIN + 2 * (w + GAP)) * channels, stride, channels);
 
-  int cpl = chars_per_line(pw), n = caption_chars(caption);
-  const char *s = caption;
+  const int cpl = chars_per_line(pw);
+  int y = MARGIN + h + GAP;
+  if (lg) { /* the colour bar under the three pictures, its range and meaning below it */
+    const int bw = pw - 2 * MARGIN;
+    for (int x = 0; x < bw; x++) {
+      const uint8_t *c = lut_of(&st)[bw > 1 ? (int)((long)x * 255 / (bw - 1)) : 0];
+      for (int r = 0; r < BAR_H; r++) put_pixel(out + ((size_t)(y + r) * pw + MARGIN + x) * channels, c, channels);
+    }
+    y = draw_text(out, pw, channels, MARGIN, y + BAR_H + GAP / 2, lg->text, cpl, TEXT_SCALE) + GAP / 2;
+  }
+  draw_text(out, pw, channels, MARGIN, y, caption, cpl, TEXT_SCALE);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Compare grid: tiles side by side, `cols` a row, each with its label under it (scale-1 text,
+ * wrapped at the tile's width, at most TILE_LINES lines), white gaps and margins.
+ * --------------------------------------------------------------------------------------------- */
+
+#define TILE_LINES 2
+#define TILE_TEXT_H (TILE_LINES * (FONT_H + 2))
+
+void gc_render_grid_size(int n, int cols, int tw, int th, int *gw, int *gh) {
+  if (cols > n) cols = n;
+  if (cols < 1) cols = 1;
+  const int rows = (n + cols - 1) / cols;
+  *gw = 2 * MARGIN + cols * tw + (cols - 1) * GAP;
+  *gh = 2 * MARGIN + rows * (th + 4 + TILE_TEXT_H) + (rows - 1) * GAP;
+}
+
+void gc_render_grid(const uint8_t *const *tiles, const char *const *labels, int n, int cols, int tw, int th, uint8_t *out) {
+  int gw, gh;
+  gc_render_grid_size(n, cols, tw, th, &gw, &gh);
+  if (cols > n) cols = n;
+  if (cols < 1) cols = 1;
+  memset(out, 255, (size_t)gw * gh * 3);
+  const int cpl = tw / (FONT_W + 1) > 0 ? tw / (FONT_W + 1) : 1;
   for (int i = 0; i < n; i++) {
-    int x = MARGIN + (i % cpl) * ADVANCE, y = MARGIN + h + GAP + (i / cpl) * LINE_H;
-    draw_glyph(out, pw, channels, x, y, next_char(&s));
+    const int x0 = MARGIN + (i % cols) * (tw + GAP), y0 = MARGIN + (i / cols) * (th + 4 + TILE_TEXT_H + GAP);
+    for (int y = 0; y < th; y++) memcpy(out + ((size_t)(y0 + y) * gw + x0) * 3, tiles[i] + (size_t)y * tw * 3, (size_t)tw * 3);
+    char label[2 * 64 + 1];
+    snprintf(label, sizeof label, "%.*s", cpl * TILE_LINES < 128 ? cpl * TILE_LINES : 128, labels[i] ? labels[i] : "");
+    draw_text(out, gw, 3, x0, y0 + th + 4, label, cpl, 1);
   }
 }
 

@@ -35,6 +35,7 @@ def probe(tmp_path_factory):
     exe = tmp_path_factory.mktemp("probe") / "render_probe"
     cmd = ["gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(REPO / "src"), "-isystem", str(STB),
            str(REPO / "tests/tools/render_probe.c"), str(REPO / "src/image.c"), str(REPO / "src/render.c"),
+           str(REPO / "src/colormaps.c"),
            "-lm", "-o", str(exe)]
     subprocess.run(cmd, check=True)
 

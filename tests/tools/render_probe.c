@@ -6,6 +6,9 @@
  *   tensor  W H                    [H][W][3] u8      -> [H][W][3] f32
  *   camresize H W OH OW            [H][W] f32        -> [OH][OW] f32
  *   jet                                              -> [256][3] u8
+ *   lut NAME                                         -> [256][3] u8 (colormaps.h), or exit 1 if unknown
+ *   nearest H W OH OW              [H][W] f32        -> [OH][OW] f32 (cv2.INTER_NEAREST)
+ *   render W H MODE CMAP GREY WEIGHT C   [H][W][3] u8, then [H][W] f32 -> [H][W][C] u8 (gc_render)
  *   heatmap W H C                  [H][W] f32        -> [H][W][C] u8
  *   overlay W H WEIGHT C           [H][W][3] u8, then [H][W] f32 -> [H][W][C] u8
  *   panel   W H CAPTION C          [H][W][3] u8, then [H][W] f32 -> "PW PH\n" + [PH][PW][C] u8
@@ -88,7 +91,32 @@ int main(int argc, char **argv) {
     free(out);
     free(cam);
   } else if (!strcmp(cmd, "jet")) {
-    write_out(gc_jet_lut, sizeof gc_jet_lut);
+    write_out(gc_jet_lut, 256 * 3);
+  } else if (!strcmp(cmd, "lut") && argc == 3) {
+    const gc_colormap *m = gc_colormap_find(argv[2]);
+    if (!m) die("unknown colormap");
+    write_out(m->lut, 256 * 3);
+  } else if (!strcmp(cmd, "nearest") && argc == 6) {
+    int h = arg(argv, 2), w = arg(argv, 3), oh = arg(argv, 4), ow = arg(argv, 5);
+    float *cam = read_in((long)h * w * 4, NULL), *out = malloc((size_t)oh * ow * 4);
+    if (!out) die("out of memory");
+    gc_cam_resize_nearest(cam, h, w, out, oh, ow);
+    write_out(out, (size_t)oh * ow * 4);
+    free(out);
+    free(cam);
+  } else if (!strcmp(cmd, "render") && argc == 9) {
+    gc_image img = {arg(argv, 2), arg(argv, 3), NULL};
+    const gc_colormap *m = gc_colormap_find(argv[5]);
+    gc_style s = {m ? m->lut : NULL, gc_mode_parse(argv[4]), arg(argv, 6), atof(argv[7])};
+    int c = arg(argv, 8);
+    if (!m) die("unknown colormap");
+    img.rgb = read_in((long)img.w * img.h * 3, NULL);
+    float *mask = read_in((long)img.w * img.h * 4, NULL);
+    uint8_t *out = malloc((size_t)img.w * img.h * c);
+    if (!out) die("out of memory");
+    if (gc_render(&img, mask, &s, out, c)) die("bad mode or weight");
+    write_out(out, (size_t)img.w * img.h * c);
+    free(out); free(mask); gc_image_free(&img);
   } else if (!strcmp(cmd, "heatmap") && argc == 5) {
     int w = arg(argv, 2), h = arg(argv, 3), c = arg(argv, 4);
     float *mask = read_in((long)w * h * 4, NULL);
@@ -104,11 +132,11 @@ int main(int argc, char **argv) {
     img.rgb = read_in((long)img.w * img.h * 3, NULL);
     float *mask = read_in((long)img.w * img.h * 4, NULL);
     int ow = img.w, oh = img.h;
-    if (cmd[0] == 'p') gc_render_panel_size(img.w, img.h, argv[4], &ow, &oh);
+    if (cmd[0] == 'p') gc_render_panel_size(img.w, img.h, argv[4], NULL, &ow, &oh);
     uint8_t *out = malloc((size_t)ow * oh * c);
     if (!out) die("out of memory");
     if (cmd[0] == 'p') {
-      gc_render_panel(&img, mask, argv[4], out, c);
+      gc_render_panel(&img, mask, argv[4], NULL, NULL, out, c);
       printf("%d %d\n", ow, oh);
     } else if (gc_render_overlay(&img, mask, atof(argv[4]), out, c)) {
       die("image_weight outside [0, 1]");

@@ -16,6 +16,7 @@
 
 #include "../../src/image.c"
 #include "../../src/render.c"
+#include "../../src/colormaps.c"
 
 /* ---------------------------------------------------------------------------------------------
  * Harness
@@ -169,19 +170,19 @@ static int glyph_ink(const char *s) {
 /* Render a panel of img with caption; caller frees. */
 static uint8_t *panel(const gc_image *img, const float *mask, const char *caption, int ch, int *pw,
                       int *ph) {
-  gc_render_panel_size(img->w, img->h, caption, pw, ph);
+  gc_render_panel_size(img->w, img->h, caption, NULL, pw, ph);
   uint8_t *p = malloc((size_t)*pw * *ph * ch);
-  if (p) gc_render_panel(img, mask, caption, p, ch);
+  if (p) gc_render_panel(img, mask, caption, NULL, NULL, p, ch);
   return p;
 }
 
 static void test_panel(void) {
   int pw, ph;
-  gc_render_panel_size(224, 224, "tiger cat  82.1%  layer4", &pw, &ph);
+  gc_render_panel_size(224, 224, "tiger cat  82.1%  layer4", NULL, &pw, &ph);
   CHECK(pw == 8 + 3 * 224 + 2 * 8 + 8 && ph == 8 + 224 + 8 + 18 + 8, "224x224 panel is %dx%d", pw, ph);
   char longcap[101];
   memset(longcap, 'x', 100), longcap[100] = 0;
-  gc_render_panel_size(224, 224, longcap, &pw, &ph);
+  gc_render_panel_size(224, 224, longcap, NULL, &pw, &ph);
   CHECK(ph == 266 + 18, "100 characters wrap to 2 lines at 57 per line (%dx%d)", pw, ph);
 
   /* a 4x3 image: panel 44 px wide, 2 characters per line */

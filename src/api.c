@@ -190,7 +190,9 @@ typedef struct gc_js {                /* what the worker holds: the context plus
   float *mask;                        /* the CAM at the image's size, grown as needed, kept between calls */
   size_t mask_n;
   gc_explanation e; int have_e;       /* the last finished explanation                        */
-  int info[10];
+  const gc_colormap *cmap; int mode, grey; /* the overlay's style (cmap NULL: by the sign)      */
+  char legend[128];
+  int info[13];
   double mbuf[8 + 3 * GC_ROAD_MAX];
 } gc_js;
 
@@ -240,13 +242,20 @@ EMSCRIPTEN_KEEPALIVE int gc_js_classify(gc_js *j, const uint8_t *rgba, int w, in
 /* Explaining is a job run in steps, so that the worker can report progress and take a Cancel between
  * them (gradcam.h's gc_explain_begin/_step):
  *   gc_js_explain_begin(j, cls, layer, method, flags, percentiles, n_percentiles, road_noise)  0 / -1
- *     cls -1: top-1; flags: 1 eigen_smooth, 2 aug_smooth, 4 metrics; percentiles NULL: 10..90
+ *     cls -1: top-1; layer may list several ("layer3,layer4"); flags: 1 eigen_smooth, 2 aug_smooth,
+ *     4 metrics, 8 raw scale, 16 nearest interpolation, sign << 5 (0 positive, 1 negative, 2 all);
+ *     percentiles NULL: 10..90
  *   gc_js_step(j, budget_ms)  1 done, 0 more to do (gc_js_progress(j) says how far), -1 failed
  *   gc_js_render(j, image_weight, overlay_rgba, heat_rgba, cam)  draws the finished explanation at the
  *     image's size w×h: overlay and heat [h][w][4] (either may be NULL), cam [in_h][in_w] floats (may
  *     be NULL). Returns the class explained, or -1. Re-explaining converts and allocates nothing: the
- *     RGB pixels and the mask buffer are kept.
- *   gc_js_info(j): ints {class, eigen_smooth, eigen_ignored, aug_smooth, n_compared, compared[3], fw, fh}
+ *     RGB pixels and the mask buffer are kept. The overlay is drawn in the style of
+ *   gc_js_set_style(j, colormap, mode, grey)  colormap name (NULL: jet, or rdwhgn for a signed map),
+ *     mode 0 blended_heat_map, 1 heat_map, 2 masked_image, 3 alpha_scaling; 0 / -1 (unknown name)
+ *   gc_js_legend(j): the finished explanation's legend text ("normalised, positive: 0 .. 1")
+ *   gc_js_colormap(name): the 256 RGB bytes of a colormap (for a page's own legend), or NULL
+ *   gc_js_info(j): ints {class, eigen_smooth, eigen_ignored, aug_smooth, n_compared, compared[3], fw, fh,
+ *     sign, raw, nearest}
  *   gc_js_metrics(j): doubles {score, change, drop, increase, n, morf_mean, lerf_mean, combined,
  *     percentiles[n], morf[n], lerf[n]}, or NULL without metrics
  * gc_js_explain is the three in one call for Grad-CAM-like callers that need no steps. */
@@ -255,7 +264,8 @@ EMSCRIPTEN_KEEPALIVE int gc_js_explain_begin(gc_js *j, int cls, const char *laye
   j->have_e = 0;
   if (!j->img.rgb) return snprintf(j->err, sizeof j->err, "no image classified yet"), -1;
   gc_explain_desc d = {.class_index = cls, .layer = layer, .method = method, .eigen_smooth = flags & 1,
-                       .aug_smooth = (flags >> 1) & 1, .metrics = (flags >> 2) & 1, .road_percentiles = percentiles,
+                       .aug_smooth = (flags >> 1) & 1, .metrics = (flags >> 2) & 1, .raw = (flags >> 3) & 1,
+                       .nearest = (flags >> 4) & 1, .sign = (flags >> 5) & 3, .road_percentiles = percentiles,
                        .n_road_percentiles = n_percentiles, .road_noise = road_noise};
   return gc_explain_begin(j->g, &d, j->err, sizeof j->err);
 }
@@ -271,8 +281,8 @@ EMSCRIPTEN_KEEPALIVE void gc_js_cancel(gc_js *j) { gc_explain_abort(j->g); j->ha
 
 EMSCRIPTEN_KEEPALIVE const int *gc_js_info(gc_js *j) {
   const gc_explanation *e = &j->e;
-  int v[10] = {e->class_index, e->eigen_smooth, e->eigen_ignored, e->aug_smooth, e->n_compared,
-               e->compared[0], e->compared[1], e->compared[2], e->fw, e->fh};
+  int v[13] = {e->class_index, e->eigen_smooth, e->eigen_ignored, e->aug_smooth, e->n_compared,
+               e->compared[0], e->compared[1], e->compared[2], e->fw, e->fh, e->sign, e->raw, e->nearest};
   memcpy(j->info, v, sizeof v);
   return j->info;
 }
@@ -291,6 +301,26 @@ EMSCRIPTEN_KEEPALIVE const double *gc_js_metrics(gc_js *j) {
   return o;
 }
 
+EMSCRIPTEN_KEEPALIVE int gc_js_set_style(gc_js *j, const char *colormap, int mode, int grey) {
+  const gc_colormap *c = colormap && *colormap ? gc_colormap_find(colormap) : NULL;
+  if (colormap && *colormap && !c)
+    return snprintf(j->err, sizeof j->err, "unknown colormap '%s' (%s)", colormap, gc_colormap_names()), -1;
+  if (mode < 0 || mode >= GC_MODE_COUNT) return snprintf(j->err, sizeof j->err, "unknown display mode %d", mode), -1;
+  j->cmap = c; j->mode = mode; j->grey = grey;
+  return 0;
+}
+
+EMSCRIPTEN_KEEPALIVE const char *gc_js_legend(gc_js *j) {
+  if (!j->have_e) return "";
+  gc_legend_text(&j->e, j->legend, sizeof j->legend);
+  return j->legend;
+}
+
+EMSCRIPTEN_KEEPALIVE const uint8_t *gc_js_colormap(const char *name) {
+  const gc_colormap *c = gc_colormap_find(name);
+  return c ? &c->lut[0][0] : NULL;
+}
+
 EMSCRIPTEN_KEEPALIVE int gc_js_render(gc_js *j, float image_weight, uint8_t *overlay_rgba, uint8_t *heat_rgba, float *cam) {
   if (!j->have_e) return snprintf(j->err, sizeof j->err, "nothing explained yet"), -1;
   const gc_explanation *e = &j->e;
@@ -303,9 +333,11 @@ EMSCRIPTEN_KEEPALIVE int gc_js_render(gc_js *j, float image_weight, uint8_t *ove
     j->mask = m; j->mask_n = (size_t)w * h;
   }
   if (gc_cam_at(j->g, w, h, j->mask, j->err, sizeof j->err)) return -1;
-  if (overlay_rgba && gc_render_overlay(&j->img, j->mask, image_weight, overlay_rgba, 4))
+  const gc_colormap *cm = j->cmap ? j->cmap : gc_colormap_find(e->sign == GC_SIGN_ALL ? "rdwhgn" : "jet");
+  const gc_style st = {.lut = cm->lut, .mode = j->mode, .grey = j->grey, .image_weight = image_weight};
+  if (overlay_rgba && gc_render(&j->img, j->mask, &st, overlay_rgba, 4))
     return snprintf(j->err, sizeof j->err, "overlay opacity %g outside [0, 1]", image_weight), -1;
-  if (heat_rgba) gc_render_heatmap(j->mask, w, h, heat_rgba, 4);
+  if (heat_rgba) gc_render(&j->img, j->mask, &(gc_style){.lut = cm->lut, .mode = GC_MODE_HEAT}, heat_rgba, 4);
   j->timings[1] = e->backward_ms; j->timings[2] = e->cam_ms; j->timings[3] = gc_now_ms() - t0;
   return e->class_index;
 }

@@ -67,18 +67,6 @@ done:
   return rc;
 }
 
-static const char *const sign_names[] = {"positive", "negative", "all"};
-
-/* What the CAM's numbers mean, for the legend and the .npy's sidecar: "normalised, positive: 0 .. 1". */
-static void legend_text(const gc_explanation *e, char *buf, size_t n) {
-  double lo = e->sign == GC_SIGN_ALL ? -1 : 0, hi = 1;
-  if (e->raw) {
-    const double m = fabs(e->cam_min) > fabs(e->cam_max) ? fabs(e->cam_min) : fabs(e->cam_max);
-    lo = e->sign == GC_SIGN_ALL ? -m : e->cam_min;
-    hi = e->sign == GC_SIGN_ALL ? m : e->cam_max;
-  }
-  snprintf(buf, n, "%s, %s: %.3g .. %.3g", e->raw ? "raw" : "normalised", sign_names[e->sign], lo, hi);
-}
 
 static const char *layer_list(const gc_explanation *e, char *buf, size_t n) {
   if (e->layer == -2) return "all";
@@ -96,12 +84,12 @@ static int write_npy_described(const char *path, const float *a, const int *shap
   int rc = write_npy(path, a, shape, ndim);
   if (rc) return rc;
   char meta[1024], layers[128], legend[96];
-  legend_text(e, legend, sizeof legend);
+  gc_legend_text(e, legend, sizeof legend);
   snprintf(meta, sizeof meta,
            "{\"holds\": \"%s\", \"method\": \"%s\", \"layer\": \"%s\", \"class\": %d, \"sign\": \"%s\", "
            "\"scale\": \"%s\", \"interp\": \"%s\", \"eigen_smooth\": %s, \"aug_smooth\": %s, \"range\": [%.7g, %.7g], "
            "\"legend\": \"%s\"}\n",
-           what, e->method, layer_list(e, layers, sizeof layers), e->class_index, sign_names[e->sign],
+           what, e->method, layer_list(e, layers, sizeof layers), e->class_index, gc_sign_name(e->sign),
            e->raw ? "raw" : "normalised", e->nearest ? "nearest" : "linear", e->eigen_smooth ? "true" : "false",
            e->aug_smooth ? "true" : "false", e->cam_min, e->cam_max, legend);
   char mp[1100];
@@ -196,7 +184,7 @@ int explain_one(gc_ctx *g, const opts *o, const labels *L, int cls, int i) {
   }
   if (o->progress) fputc('\n', stderr);
   const char *layer = layer_list(&e, layers, sizeof layers);
-  legend_text(&e, legend, sizeof legend);
+  gc_legend_text(&e, legend, sizeof legend);
   const char *p;
   if ((p = out_path(pb, sizeof pb, o, o->cam, i, "cam.npy")) &&
       (rc = write_npy_described(p, e.cam, (int[]){e.h, e.w}, 2, "cam", &e))) goto done;
@@ -236,7 +224,7 @@ int explain_one(gc_ctx *g, const opts *o, const labels *L, int cls, int i) {
     printf(", \"prob\": %.6g, \"layer\": \"%s\", \"method\": \"%s\", \"eigen_smooth\": %s, \"eigen_smooth_ignored\": %s",
            e.prob, layer, e.method, e.eigen_smooth ? "true" : "false", e.eigen_ignored ? "true" : "false");
     printf(", \"aug_smooth\": %s, \"sign\": \"%s\", \"scale\": \"%s\", \"interp\": \"%s\", \"cam_range\": [%.7g, %.7g]",
-           e.aug_smooth ? "true" : "false", sign_names[e.sign], e.raw ? "raw" : "normalised",
+           e.aug_smooth ? "true" : "false", gc_sign_name(e.sign), e.raw ? "raw" : "normalised",
            e.nearest ? "nearest" : "linear", e.cam_min, e.cam_max);
     printf(", \"legend\": "); json_str(legend);
     if (e.n_compared) printf(", \"finer_compared\": [%d, %d, %d]", e.compared[0], e.compared[1], e.compared[2]);

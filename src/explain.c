@@ -437,6 +437,21 @@ int gc_cam_at(const gc_ctx *g, int w, int h, float *out, char *err, size_t errle
   return 0;
 }
 
+const char *gc_sign_name(int sign) {
+  static const char *const names[] = {"positive", "negative", "all"};
+  return sign >= 0 && sign <= GC_SIGN_ALL ? names[sign] : "?";
+}
+
+void gc_legend_text(const gc_explanation *e, char *buf, size_t n) {
+  double lo = e->sign == GC_SIGN_ALL ? -1 : 0, hi = 1;
+  if (e->raw) {
+    const double m = fabs(e->cam_min) > fabs(e->cam_max) ? fabs(e->cam_min) : fabs(e->cam_max);
+    lo = e->sign == GC_SIGN_ALL ? -m : e->cam_min;
+    hi = e->sign == GC_SIGN_ALL ? m : e->cam_max;
+  }
+  snprintf(buf, n, "%s, %s: %.3g .. %.3g", e->raw ? "raw" : "normalised", gc_sign_name(e->sign), lo, hi);
+}
+
 /* ---- guided backprop --------------------------------------------------------------------------------- */
 
 int gc_guided_backprop(gc_ctx *g, int cls, float *out, char *err, size_t errlen) {

@@ -129,6 +129,11 @@ int gc_explain_step(gc_ctx *g, double budget_ms, gc_explanation *out, char *err,
 double gc_explain_progress(const gc_ctx *g);   /* 0..1 of the running job                          */
 void gc_explain_abort(gc_ctx *g);
 
+/* What the CAM's numbers mean, for a legend: "normalised, positive: 0 .. 1", "raw, all: -1.61 .. 1.61"
+ * (the two ends of the colour bar gc_cam_at's display map is drawn with). */
+void gc_legend_text(const gc_explanation *e, char *buf, size_t n);
+const char *gc_sign_name(int sign);   /* "positive", "negative", "all" */
+
 /* Guided backpropagation of the class score to the input (pytorch-grad-cam's GuidedBackpropReLUModel):
  * out [h][w][3] at the model input size, for the image of the last classify. */
 int gc_guided_backprop(gc_ctx *g, int class_index, float *out, char *err, size_t errlen);

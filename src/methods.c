@@ -31,11 +31,18 @@ static float net_score(const gc_net *net, const float *dlogits) {
 
 /* ---- projections: the first principal component, with our sign rule ------------------------------ */
 
+/* Our sign rule (methods.h): the projection agrees with the plain map of the same tensor, its channel
+ * sum e·1 (what the method draws without eigen smoothing): negated if their dot product is negative;
+ * where it is 0, the largest-magnitude entry is made positive (gc_project_2d's own rule). */
 static int project(const float *e, size_t hw, int c, float *out, char *err, size_t errlen) {
   if (gc_project_2d(e, (int)hw, c, out)) return OOM();
-  float lo = FLT_MAX, hi = -FLT_MAX;
-  for (size_t i = 0; i < hw; i++) { if (out[i] < lo) lo = out[i]; if (out[i] > hi) hi = out[i]; }
-  if (fabsf(lo) > fabsf(hi)) /* the sign rule (methods.h): the larger extreme is positive */
+  double dot = 0;
+  for (size_t i = 0; i < hw; i++) {
+    double s = 0;
+    for (int k = 0; k < c; k++) s += isnan(e[i * c + k]) ? 0 : e[i * c + k];
+    dot += s * out[i];
+  }
+  if (dot < 0)
     for (size_t i = 0; i < hw; i++) out[i] = -out[i];
   return 0;
 }
@@ -154,9 +161,16 @@ static int m_eigencam(gc_method_run *r, float *out, char *err, size_t errlen) {
 static int m_eigengradcam(gc_method_run *r, float *out, char *err, size_t errlen) {
   return elementwise_map(r, e_grad_x_act, 1, out, err, errlen);
 }
-/* Seg-Eigen-CAM: proj(|G| ⊙ A), negated if |min| > |max| (its own rule, which is ours anyway). */
+/* Seg-Eigen-CAM: proj(|G| ⊙ A), negated if |min| > |max| (its own rule, which decides the sign whatever
+ * the projection's: the library's result exactly). */
 static int m_segeigencam(gc_method_run *r, float *out, char *err, size_t errlen) {
-  return elementwise_map(r, e_absgrad_x_act, 1, out, err, errlen);
+  if (elementwise_map(r, e_absgrad_x_act, 1, out, err, errlen)) return -1;
+  const size_t hw = npos(&r->act);
+  float lo = FLT_MAX, hi = -FLT_MAX;
+  for (size_t i = 0; i < hw; i++) { if (out[i] < lo) lo = out[i]; if (out[i] > hi) hi = out[i]; }
+  if (fabsf(lo) > fabsf(hi))
+    for (size_t i = 0; i < hw; i++) out[i] = -out[i];
+  return 0;
 }
 
 /* KPCA-CAM: scikit-learn's KernelPCA(n_components=1, kernel='sigmoid') on the centred activations. */

@@ -16,9 +16,12 @@
  * overwrite the network's activations (explain.c re-runs the image afterwards).
  *
  * Where the reference library is ambiguous, our rule (said in the README too): a principal-component
- * projection p is negated when |min p| > |max p| (the library leaves the sign to LAPACK; Seg-Eigen-CAM's
- * own rule, so SegEigenCAM equals the library's exactly). Shapley-CAM's Hessian term is zero for a
- * ReLU network with a logit target (the second derivative of a piecewise-linear function), so it is
+ * projection (EigenCAM, EigenGradCAM, every eigen_smooth) is oriented to agree with the plain map of the
+ * same tensor, its channel sum (negated when their dot product is negative; the library leaves the sign
+ * to LAPACK, and a smoothed map upside down from the plain one helps nobody). SegEigenCAM has its own
+ * rule (|min| > |max| flips it) and KPCA-CAM scikit-learn's svd_flip: both as the library. Shapley-CAM's
+ * Hessian term is zero for a ReLU network with a logit target (the second derivative of a
+ * piecewise-linear function), so it is
  * Grad-CAM, by construction and by test.
  */
 #ifndef GC_METHODS_H

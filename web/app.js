@@ -3,12 +3,16 @@
 // The original-image canvas is the page's copy of the current image: every explanation is computed
 // from its pixels (sent to the worker, which keeps them), so switching model, class, layer, opacity or
 // input size never needs the file again. Failures land in the banner; the previous model and image
-// stay in place, so the page is usable afterwards.
+// stay in place, so the page is usable afterwards. The method controls live in methods-ui.js, the
+// display ones (colormap, mode, sign, ..., legend, downloads) in display-ui.js, the compare grid in
+// compare-ui.js.
 //
 // URL parameters (same-origin paths only; the CSP refuses anything else):
 //   ?model=path/to/weights.safetensors|.pth&labels=path/to/labels.txt&multilabel=0|1
 //   ?threads=N   threads of the threaded engine (1: the plain engine); default one per core
-import { createGradCam, fetchBytes, LAYERS, MODEL_CACHE, parseLabels, simdSupported, toImageData } from './gradcam.js';
+import { initCompareUI } from './compare-ui.js';
+import { initDisplayUI, initDownloads } from './display-ui.js';
+import { createGradCam, fetchBytes, isLong, MODEL_CACHE, parseLabels, simdSupported, toImageData } from './gradcam.js';
 import { initMethodsUI } from './methods-ui.js';
 
 const $ = (id) => document.getElementById(id);
@@ -37,6 +41,8 @@ const state = {
   webcam: null,        // {stream, video, frames, t0} while running
   explained: 0,
   images: 0,           // counts images shown: names "the current explanation" with its class, layer, ...
+  models: 0,           // counts models loaded (with images: names the scene a compare grid shows)
+  shown: null,         // what the main view on show was made from (a compare-only change keeps it)
 };
 
 // ---- status and errors --------------------------------------------------------------------------------
@@ -99,6 +105,7 @@ async function loadModel(args) {
   if (seq !== modelSeq) { gc.dispose(); return; } // a newer choice won
   state.gc?.dispose();
   state.gc = gc;
+  state.models++;
   state.modelArgs = args; // to start the engine again if its worker ever dies
   let names = gc.labels;
   if (labels) {
@@ -113,6 +120,7 @@ async function loadModel(args) {
   status.textContent = `${label}: ready, ${gc.numClasses} classes${gc.engine.includes('-mt') ? ' (threaded engine)' : ''}`;
   document.body.dataset.modelReady = '1';
   state.classIndex = -1;
+  grid.setClasses(gc.numClasses);
   if (state.hasImage) await explainFromCanvas();
 }
 
@@ -181,12 +189,14 @@ function explainFromCanvas() {
 
 // Requests are chained and the newest wins: a control moved while the worker is busy aborts the job
 // in flight (a Score-CAM takes ~40 s: finishing it first would leave the page behind the controls),
-// and only the most recent pending request runs. metrics: this request also asks for the metrics.
+// and only the most recent pending request runs. metrics: this request also asks for the metrics;
+// compare: it draws the compare grid even when that is slow (the Compare button); gridOnly: only the
+// grid's controls changed (the main view is drawn again only if it does not show the settings).
 let running = null, queued = null, inflight = null, userCancelled = false;
-function explain(imageData = null, { metrics = false } = {}) {
+function explain(imageData = null, { metrics = false, compare = false, gridOnly = false } = {}) {
   return new Promise((resolve, reject) => {
     if (queued) queued.resolve(); // superseded
-    queued = { imageData: imageData || queued?.imageData || null, metrics, resolve, reject };
+    queued = { imageData: imageData || queued?.imageData || null, metrics, compare, gridOnly, resolve, reject };
     inflight?.abort();
     if (!running) running = drain();
   });
@@ -228,14 +238,31 @@ async function drain() {
   running = null;
 }
 
-async function explainNow({ imageData, metrics }, signal) {
+// The main view (unless only the grid changed and the main view shows these settings already), then
+// the compare grid when one is on: at once when quick, else on the Compare button (compare-ui.js says why).
+async function explainNow({ imageData, metrics, compare, gridOnly }, signal) {
   const gc = state.gc;
   if (!gc || !state.hasImage) return;
-  const opts = { classIndex: state.classIndex, layer: $('layer').value, ...methods.options(), metrics };
+  const opts = {
+    classIndex: state.classIndex, ...methods.options(), ...display.options(), alpha: 1 - Number($('opacity').value) / 100,
+  };
+  const scene = [state.images, state.models, gc.inputSize]; // which image, model and input size
+  const key = JSON.stringify([scene, opts]);
+  if (!gridOnly || imageData || metrics || state.shown !== key) {
+    await showMain(gc, imageData, { ...opts, metrics }, signal);
+    state.shown = key;
+  }
+  const plan = grid.plan(opts, scene);
+  if (gc !== state.gc || !plan || grid.current(plan)) return;
+  if (!compare && (plan.long || isLong(opts) || state.webcam)) { grid.stale(plan); return; }
+  methods.jobStart(opts, { label: `Compare ${plan.by}`, long: plan.long });
+  await grid.run(gc, plan, state.labels, { signal, onProgress: (f) => { if (!signal.aborted) methods.progress(f); } });
+  methods.jobEnd('done');
+}
+
+async function showMain(gc, imageData, opts, signal) {
   methods.jobStart(opts);
-  const r = await gc.explain(imageData, {
-    ...opts, alpha: 1 - Number($('opacity').value) / 100, signal, onProgress: (f) => { if (!signal.aborted) methods.progress(f); },
-  });
+  const r = await gc.explain(imageData, { ...opts, signal, onProgress: (f) => { if (!signal.aborted) methods.progress(f); } });
   methods.jobEnd('done');
   if (gc !== state.gc) return;
   state.top = r.top;
@@ -254,7 +281,9 @@ async function explainNow({ imageData, metrics }, signal) {
     : `render ${(t.cam + t.render).toFixed(1)} ms`;
   $('timings').textContent = `forward ${t.forward.toFixed(1)} ms · backward ${t.backward.toFixed(1)} ms · ${long}`;
   $('dl-overlay').disabled = $('dl-panel').disabled = false;
-  methods.showResult(r, JSON.stringify([state.images, r.classIndex, r.layer, r.method, r.eigenSmooth, r.augSmooth, r.camWidth, r.camHeight]), state.labels);
+  display.showLegend(r);
+  methods.showResult(r, JSON.stringify([state.images, r.classIndex, r.layer, r.method, r.eigenSmooth, r.augSmooth, r.camWidth, r.camHeight,
+    r.sign, r.scale, r.interp]), state.labels);
   renderTop(r.classIndex);
   clearError();
   document.body.dataset.explained = String(++state.explained);
@@ -318,13 +347,25 @@ $('class-search').addEventListener('change', guard(async (e) => {
 
 // ---- controls -----------------------------------------------------------------------------------------
 
-$('layer').replaceChildren(...LAYERS.map((l) => Object.assign(document.createElement('option'), { value: l, textContent: l, selected: l === 'layer4' })));
-$('layer').addEventListener('change', guard(() => explain()));
+const display = initDisplayUI({ onChange: guard(() => explain()) });
 const methods = initMethodsUI({
-  onChange: guard(() => explain()),
+  onChange: guard(() => { display.methodChanged(methods.options().method); return explain(); }),
   onMetrics: guard(() => explain(null, { metrics: true })),
   onCancel: cancelExplain,
 });
+const grid = initCompareUI({
+  onChange: guard(() => explain(null, { gridOnly: true })),
+  onRun: guard(() => explain(null, { compare: true, gridOnly: true })),
+  // A tile becomes the main view: its class, layer(s) and method go to the pickers.
+  onPick: guard(({ classIndex, layer, method }) => {
+    state.classIndex = classIndex;
+    display.setLayer(layer);
+    methods.set(method);
+    display.methodChanged(method);
+    return explain();
+  }),
+});
+initDownloads(() => state.last, showError);
 $('opacity').addEventListener('input', guard(async () => {
   $('opacity-out').value = `${$('opacity').value}%`;
   await explain();
@@ -447,36 +488,7 @@ $('webcam').addEventListener('click', async () => {
   }
 });
 
-// ---- downloads ----------------------------------------------------------------------------------------
-
-function download(canvas, name) {
-  canvas.toBlob((blob) => {
-    const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(blob), download: name });
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-  }, 'image/png');
-}
-
-// The panel: original | heatmap | overlay on white, 8 px gaps and margins, the caption below
-// (the CLI's --panel layout, with the browser's font).
-export function drawPanel() {
-  const [o, h, v] = ['original', 'heatmap', 'overlay'].map($);
-  const w = o.width, ht = o.height, gap = 8, textH = 28;
-  const c = document.createElement('canvas');
-  c.width = 3 * w + 4 * gap;
-  c.height = ht + 2 * gap + textH;
-  const g = c.getContext('2d');
-  g.fillStyle = '#fff';
-  g.fillRect(0, 0, c.width, c.height);
-  [o, h, v].forEach((src, i) => g.drawImage(src, gap + i * (w + gap), gap));
-  g.fillStyle = '#000';
-  g.font = '16px sans-serif';
-  g.textBaseline = 'middle';
-  g.fillText($('caption').textContent, gap, ht + gap + textH / 2 + 2, c.width - 2 * gap);
-  return c;
-}
-$('dl-overlay').addEventListener('click', () => download($('overlay'), 'gradcam-overlay.png'));
-$('dl-panel').addEventListener('click', () => download(drawPanel(), 'gradcam-panel.png'));
+// ---- cache --------------------------------------------------------------------------------------------
 
 $('forget').addEventListener('click', guard(async () => {
   if (typeof caches !== 'object') return;

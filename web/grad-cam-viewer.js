@@ -15,11 +15,19 @@
 //                  ...; default gradcam). The long ones show their progress in the caption.
 //   eigen-smooth   boolean: the first principal component (for the methods that honour it)
 //   aug-smooth     boolean: the mean of 6 flipped and scaled passes
+//   colormap       one of gradcam.js COLORMAPS (jet, viridis, turbo, ...; default jet, rdwhgn for sign all)
+//   mode           blended_heat_map (default) | heat_map | masked_image | alpha_scaling (a transparent overlay)
+//   grey           boolean: blend over a greyscale copy of the image
+//   sign           positive (default) | negative | all          scale   normalised (default) | raw
+//   interp         linear (default) | nearest
+//   layer may name several ("layer3,layer4"): their CAMs are averaged.
+// A change of colormap, mode, grey or alpha only redraws: the explanation is not computed again.
 // A change while a long method runs stops it: the newest attributes win.
 // Events (bubbling, composed):
 //   gradcam-done   detail {top: {index, label, prob} (top-1), explained: {index, label, prob},
 //                  top5: [...], cam: Float32Array [height][width] (the model input size), width, height,
-//                  method, eigenSmooth, augSmooth (as applied), timings: {forward, backward, cam, render, total}}
+//                  method, eigenSmooth, augSmooth (as applied), timings: {forward, backward, cam, render, total},
+//                  colormap, mode, sign, scale, interp, legend (what the colours' two ends mean), reused}
 //   gradcam-progress  detail {fraction}, between the steps of a long method
 //   gradcam-error  detail {message}
 // Each viewer owns one worker (and one copy of its model); it is released when the element is removed.
@@ -28,12 +36,14 @@ import { createGradCam, methodInfo, toImageData } from './gradcam.js';
 const STYLE = `
 :host { display: inline-block; font: 14px/1.4 system-ui, sans-serif; color: #1a1a1a; }
 canvas { display: block; max-width: 100%; height: auto; background: #eee; }
+canvas.alpha { background: repeating-conic-gradient(#ccc 0 25%, #fff 0 50%) 0 0 / 16px 16px; }
 .caption { margin-top: 4px; min-height: 1.4em; }
 .error { color: #7a0000; font-weight: 600; }`;
 
 class GradCamViewer extends HTMLElement {
   static get observedAttributes() {
-    return ['src', 'model', 'labels', 'layer', 'class', 'target-class', 'alpha', 'multilabel', 'method', 'eigen-smooth', 'aug-smooth'];
+    return ['src', 'model', 'labels', 'layer', 'class', 'target-class', 'alpha', 'multilabel', 'method', 'eigen-smooth', 'aug-smooth',
+      'colormap', 'mode', 'grey', 'sign', 'scale', 'interp'];
   }
 
   constructor() {
@@ -122,9 +132,12 @@ class GradCamViewer extends HTMLElement {
       const method = (this.getAttribute('method') || 'gradcam').trim().toLowerCase();
       const info = methodInfo(method);
       if (!info) throw new Error(`method '${method}' is not one of gradcam.js METHODS`);
+      const attr = (name, dflt) => (this.getAttribute(name) || dflt).trim().toLowerCase();
       const r = await this.gc.explain(image, {
         classIndex: this.targetClass(this.gc.labels), layer: this.getAttribute('layer') || 'layer4', alpha, heatmap: false,
         method, eigenSmooth: this.hasAttribute('eigen-smooth'), augSmooth: this.hasAttribute('aug-smooth'), signal,
+        colormap: attr('colormap', ''), mode: attr('mode', 'blended_heat_map'), grey: this.hasAttribute('grey'),
+        sign: attr('sign', 'positive'), scale: attr('scale', 'normalised'), interp: attr('interp', 'linear'),
         onProgress: (fraction) => {
           this.caption.textContent = `${info.label}… ${Math.round(100 * fraction)}%`;
           this.dispatchEvent(new CustomEvent('gradcam-progress', { bubbles: true, composed: true, detail: { fraction } }));
@@ -134,6 +147,7 @@ class GradCamViewer extends HTMLElement {
       this.canvas.width = r.width;
       this.canvas.height = r.height;
       this.canvas.getContext('2d').putImageData(r.overlay, 0, 0);
+      this.canvas.classList.toggle('alpha', r.mode === 'alpha_scaling');
       this.caption.classList.remove('error');
       this.caption.textContent = `${r.label}  ${(100 * r.prob).toFixed(1)}%  ${r.method} ${r.layer}`;
       this.canvas.setAttribute('aria-label', `${info.label} overlay for ${r.label} at ${r.layer}`);
@@ -142,7 +156,8 @@ class GradCamViewer extends HTMLElement {
         detail: {
           top: r.top[0], explained: { index: r.classIndex, label: r.label, prob: r.prob }, top5: r.top,
           cam: r.cam, width: r.camWidth, height: r.camHeight, method: r.method, eigenSmooth: r.eigenSmooth,
-          augSmooth: r.augSmooth, timings: r.timings,
+          augSmooth: r.augSmooth, timings: r.timings, colormap: r.colormap, mode: r.mode, sign: r.sign, scale: r.scale,
+          interp: r.interp, legend: r.legend, reused: r.reused,
         },
       }));
     } catch (e) {

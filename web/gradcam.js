@@ -8,6 +8,9 @@
 //   ctx.putImageData(r.overlay, 0, 0);                         // also r.heatmap, r.cam (Float32Array)
 //   const ac = new AbortController();                          // a long method, with progress and Cancel:
 //   await gc.explain(null, { method: 'scorecam', onProgress: (f) => bar.value = f, signal: ac.signal });
+//   const s = await gc.explain(null, { colormap: 'viridis', mode: 'masked_image' }); // same CAM, redrawn
+//   s.legend, s.lut                                            // "normalised, positive: 0 .. 1", 256 RGB
+//   const tiles = await gc.compare(null, { by: 'layers', items: ['layer3', 'layer4'] }); // a compare grid
 //   gc.dispose();
 //
 // Every instance owns one worker (worker.js) holding the WebAssembly engine and the model, so the page
@@ -61,8 +64,35 @@ export const methodInfo = (name) => METHODS.find((m) => m.name === name) || null
 export function isLong({ method = 'gradcam', layer = 'layer4', augSmooth = false, metrics = false } = {}) {
   const m = methodInfo(method);
   if (augSmooth || metrics || m?.long === true) return true;
-  return m?.long === 'below-layer4' && !String(layer).startsWith('layer4');
+  return m?.long === 'below-layer4' && layerList(layer).some((l) => !l.startsWith('layer4'));
 }
+
+// Display options (explain's colormap, mode, sign, scale, interp), the CLI's names. COLORMAPS are the
+// engine's tables: OpenCV's colormaps and rdwhgn, Captum's red-white-green for signed maps (the
+// default for sign 'all'; jet otherwise). MODES are Captum's visualize_image_attr names:
+// blended_heat_map = pytorch-grad-cam's show_cam_on_image (the default), heat_map = the colormap
+// alone, masked_image = image × map, alpha_scaling = the image with the map as its alpha channel.
+export const COLORMAPS = Object.freeze(['jet', 'turbo', 'viridis', 'inferno', 'magma', 'plasma', 'cividis', 'hot', 'bone', 'parula',
+  'autumn', 'winter', 'rainbow', 'ocean', 'summer', 'spring', 'cool', 'hsv', 'pink', 'twilight', 'twilight_shifted', 'deepgreen', 'rdwhgn']);
+export const MODES = Object.freeze(['blended_heat_map', 'heat_map', 'masked_image', 'alpha_scaling']);
+export const SIGNS = Object.freeze(['positive', 'negative', 'all']);
+export const SCALES = Object.freeze(['normalised', 'raw']);
+export const INTERPS = Object.freeze(['linear', 'nearest']);
+export const defaultColormap = (sign) => (sign === 'all' ? 'rdwhgn' : 'jet');
+
+// 'layer3,layer4' or ['layer3', 'layer4'] → ['layer3', 'layer4'] (pytorch-grad-cam's target_layers).
+export function layerList(layer) {
+  const list = (Array.isArray(layer) ? layer : String(layer || 'layer4').split(',')).map((l) => String(l).trim()).filter(Boolean);
+  return list.length ? list : ['layer4'];
+}
+
+const oneOf = (what, v, allowed) => {
+  if (!allowed.includes(v)) fail(`${what} '${v}' is not one of ${allowed.join(', ')}`);
+  return v;
+};
+
+// What a compare tile says under it, as the CLI's --grid does: "label 97.1% method layer".
+export const tileCaption = (label, prob, method, layer) => `${label} ${(100 * prob).toFixed(1)}% ${method} ${layer}`;
 
 // What a cancelled explain rejects with: an Error named AbortError, as fetch's, with a one-line message.
 const abortError = (msg = 'cancelled') => Object.assign(new Error(msg), { name: 'AbortError' });
@@ -302,7 +332,7 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     return { pixels: d.data.buffer, width: d.width, height: d.height };
   };
 
-  return {
+  const api = {
     numClasses: n,
     labels: labelList,
     labelsMatched, // false: the labels file had another count than the model's classes
@@ -324,10 +354,20 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
 
     // → {classIndex, label, prob, layer, method, eigenSmooth, eigenSmoothIgnored, augSmooth, compared,
     //    width, height, overlay: ImageData, heatmap: ImageData, cam: Float32Array [camHeight][camWidth]
-    //    (the model input size), top, probs: Float32Array, timings, metrics (when asked)}
+    //    (the model input size), top, probs: Float32Array, timings, metrics (when asked),
+    //    sign, scale, interp, colormap (the one drawn with), mode, grey, legend: what the colour bar's
+    //    two ends mean ("normalised, positive: 0 .. 1", "raw, all: -1.61 .. 1.61": the CLI's legend),
+    //    lut: Uint8Array(768), the colormap's 256 RGB entries, reused: true when only redrawn}
     // imageData null: the last image again. opts:
-    //   classIndex   -1/undefined: the top-1 class       layer   'layer4' (see LAYERS)
+    //   classIndex   -1/undefined: the top-1 class
+    //   layer        'layer4' (see LAYERS); several ('layer3,layer4' or an array) average their CAMs
     //   alpha        the image's weight in the overlay, 0..1, default 0.5 (the CLI's --alpha)
+    //   colormap     one of COLORMAPS; default jet, rdwhgn for sign 'all'
+    //   mode         one of MODES, default blended_heat_map; alpha_scaling's overlay has an alpha channel
+    //   grey         blend over a greyscale copy of the image (blended_heat_map)
+    //   sign         'positive' (default), 'negative' (evidence against the class), 'all' (both, centred on 0)
+    //   scale        'normalised' (0..1, default) or 'raw' (the CAM's own units)
+    //   interp       'linear' (default, cv2.INTER_LINEAR) or 'nearest' (the layer's own grid)
     //   method       one of METHODS' names, default 'gradcam'
     //   eigenSmooth  the first principal component instead of the weighted sum (methods that honour it)
     //   augSmooth    the mean of 6 passes: the input × {0.9, 1, 1.1}, flipped or not
@@ -341,22 +381,30 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     // compared: FinerCAM's rivals (class indices) when it chose them itself, else []. One explain runs
     // at a time per instance and the newest wins: an explain sent while another runs cancels that one
     // (it rejects with an AbortError). An explain that sent pixels leaves them as "the last image" even
-    // when cancelled. Asking again for the same explanation with another alpha redraws it only.
+    // when cancelled. Asking again for the same explanation in another style (alpha, colormap, mode,
+    // grey) redraws it only: the method does not run again.
     async explain(imageData, {
       classIndex = -1, layer = 'layer4', alpha = 0.5, overlay = true, heatmap = true, cam = true, method = 'gradcam',
       eigenSmooth = false, augSmooth = false, metrics = false, roadPercentiles, roadNoise = 0.01, onProgress, signal,
+      colormap = '', mode = 'blended_heat_map', grey = false, sign = 'positive', scale = 'normalised', interp = 'linear',
     } = {}) {
       if (signal?.aborted) throw abortError();
+      if (colormap) oneOf('colormap', colormap, COLORMAPS);
+      oneOf('mode', mode, MODES); oneOf('sign', sign, SIGNS); oneOf('scale', scale, SCALES); oneOf('interp', interp, INTERPS);
       const img = imageData ? await send(imageData) : {};
       const r = await call('explain', {
-        ...img, classIndex, layer, alpha, overlay, heatmap, cam, wantProbs: true, method, eigenSmooth: !!eigenSmooth,
-        augSmooth: !!augSmooth, metrics: !!metrics, roadPercentiles: roadPercentiles ? Array.from(roadPercentiles) : null, roadNoise,
+        ...img, classIndex, layer: layerList(layer).join(','), alpha, overlay, heatmap, cam, wantProbs: true, method,
+        eigenSmooth: !!eigenSmooth, augSmooth: !!augSmooth, metrics: !!metrics,
+        roadPercentiles: roadPercentiles ? Array.from(roadPercentiles) : null, roadNoise,
+        colormap: colormap || '', mode, grey: !!grey, sign, scale, interp,
       }, img.pixels ? [img.pixels] : [], { onProgress, signal });
       const out = {
         classIndex: r.classIndex, label: labelList[r.classIndex], prob: r.prob, layer: r.layer, method: r.method,
         eigenSmooth: r.eigenSmooth, eigenSmoothIgnored: r.eigenSmoothIgnored, augSmooth: r.augSmooth, compared: r.compared,
         width: r.width, height: r.height, camWidth: r.camWidth, camHeight: r.camHeight,
         top: r.top.map(named), timings: r.timings,
+        sign: r.sign, scale: r.scale, interp: r.interp, colormap: r.colormap, mode: r.mode, grey: r.grey,
+        legend: r.legend, lut: new Uint8Array(r.lut), reused: r.reused,
       };
       if (r.metrics) out.metrics = r.metrics;
       if (r.probs) out.probs = new Float32Array(r.probs);
@@ -364,6 +412,52 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
       if (r.heatmap) out.heatmap = new ImageData(new Uint8ClampedArray(r.heatmap), r.width, r.height);
       if (r.cam) out.cam = new Float32Array(r.cam);
       return out;
+    },
+
+    // The 256 RGB entries (Uint8Array(768)) of one of COLORMAPS, exactly as the engine draws with
+    // them: for a colour bar beside a picture.
+    async colormapLUT(name) {
+      oneOf('colormap', name, COLORMAPS);
+      return new Uint8Array(await call('colormap', { name }));
+    },
+
+    // A compare grid, as the CLI's --compare: one explanation per tile of the image (imageData, or the
+    // last one when null), in explain's style and options except what the grid varies:
+    //   by 'classes': the top k classes (k 1..16, default 4) · 'layers' / 'methods': items, the
+    //   layers or methods of the tiles (1..16). → [{classIndex, label, prob, layer, method, caption
+    //   (the CLI's tile label), overlay: ImageData, ...explain's result}], in order. The overlays are at
+    //   the image's size and opaque: alpha_scaling draws as masked_image, as the CLI's grid does.
+    // Tiles run one after another; onTile(tile, i, n) sees each as it is done; onProgress(fraction)
+    // counts over the whole grid; an abort stops it (rejects with an AbortError). The worker keeps only
+    // the last tile's explanation, so the next explain of another one computes it again.
+    async compare(imageData, { by = 'classes', k = 4, items, onTile, onProgress, signal, ...opts } = {}) {
+      oneOf('compare by', by, ['classes', 'layers', 'methods']);
+      let list;
+      if (by === 'classes') {
+        if (!(Number.isInteger(k) && k >= 1 && k <= 16)) fail(`compare: k ${k} outside 1..16`);
+        const c = imageData ? await api.classify(imageData) : await call('probs', {}, [], { signal });
+        const probs = new Float32Array(c.probs), top = c.top.map((t) => t.index);
+        // The engine's top 5 (ranked by logit, as the CLI's), then the rest by probability.
+        list = [...top, ...[...probs.keys()].filter((i) => !top.includes(i)).sort((a, b) => probs[b] - probs[a] || a - b)].slice(0, k);
+      } else {
+        list = Array.isArray(items) ? items.map(String) : String(items || '').split(',').filter(Boolean);
+        if (!list.length || list.length > 16) fail(`compare: give 1..16 ${by}`);
+        if (by === 'methods') list.forEach((m) => { if (!methodInfo(m)) fail(`compare: method '${m}' is not one of METHODS`); });
+        if (imageData) await api.classify(imageData);
+      }
+      const tiles = [];
+      for (let i = 0; i < list.length; i++) {
+        const r = await api.explain(null, {
+          ...opts, heatmap: false, cam: false, metrics: false, signal, mode: opts.mode === 'alpha_scaling' ? 'masked_image' : opts.mode,
+          ...(by === 'classes' ? { classIndex: list[i] } : by === 'layers' ? { layer: list[i] } : { method: list[i] }),
+          onProgress: onProgress && ((f) => onProgress((i + f) / list.length)),
+        });
+        const tile = { ...r, caption: tileCaption(r.label, r.prob, r.method, r.layer) };
+        tiles.push(tile);
+        onTile?.(tile, i, list.length);
+        onProgress?.((i + 1) / list.length);
+      }
+      return tiles;
     },
 
     // Later calls reject at once; the worker frees the model, then ends (its memory goes with it).
@@ -376,4 +470,5 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
       setTimeout(end, 1000);
     },
   };
+  return api;
 }

@@ -68,13 +68,21 @@ export function initMethodsUI({ onChange, onMetrics, onCancel }) {
       return { method: m.name, eigenSmooth: m.eigenSmooth && eigen.checked, augSmooth: aug.checked };
     },
 
+    // Show a method in the picker (a compare tile made the main view), without an explain of its own.
+    set(name) {
+      if (!methodInfo(name)) return;
+      sel.value = name;
+      reflect();
+    },
+
     // A job starts: the bar shows at once for the ones known to be long, at its first progress
-    // report for any other that turns out to take more than one step.
-    jobStart(opts) {
+    // report for any other that turns out to take more than one step. what: {label, long} for a job
+    // that is not one explanation (a compare grid).
+    jobStart(opts, what = null) {
       started = performance.now();
-      label = `${methodInfo(opts.method)?.label || opts.method}${opts.metrics ? ' + metrics' : ''}`;
+      label = what ? what.label : `${methodInfo(opts.method)?.label || opts.method}${opts.metrics ? ' + metrics' : ''}`;
       bar.value = 0;
-      if (isLong(opts)) {
+      if (what ? what.long : isLong(opts)) {
         job.hidden = false;
         cancel.disabled = false;
         status.textContent = `${label}…`;

@@ -17,7 +17,8 @@
 //                        first, which are answered {aborted: true, error: 'cancelled: ...'}
 // An explain that brings pixels stores them even when cancelled, so that a later explain(null) always
 // works on the last image sent. A finished explanation is kept: asking again for the same one (only
-// the overlay's opacity differs) just draws it again, without running the method a second time.
+// the style differs: opacity, colormap, display mode, greyscale) just draws it again, without running
+// the method a second time.
 'use strict';
 
 let engine = null;   // the emscripten module, after init
@@ -31,7 +32,10 @@ const img = { ptr: 0, w: 0, h: 0, stale: false };
 // What the engine's finished explanation is ({key, metrics}), null when there is none (or it is stale).
 let done = null;
 const STEP_MS = 50; // per step: short enough for a prompt Cancel, long enough to keep the overhead small
-const FLAGS = { eigenSmooth: 1, augSmooth: 2, metrics: 4 };
+// _gc_js_explain_begin's flags: bits 1..16, and the sign (0 positive, 1 negative, 2 all) from bit 5 on.
+const FLAGS = { eigenSmooth: 1, augSmooth: 2, metrics: 4, raw: 8, nearest: 16 };
+const SIGNS = ['positive', 'negative', 'all'];
+const MODES = ['blended_heat_map', 'heat_map', 'masked_image', 'alpha_scaling'];
 
 function fail(msg) {
   throw new Error(String(msg).split('\n')[0]);
@@ -92,6 +96,14 @@ function copyOut(p, nbytes) {
   return u8().slice(p, p + nbytes).buffer; // one copy, into a buffer we can transfer
 }
 
+// s as a C string in the heap; the caller frees it when the engine is done with it.
+function cString(s) {
+  const n = engine.lengthBytesUTF8(s) + 1, p = engine._malloc(n);
+  if (!p) fail('out of memory in the engine');
+  engine.stringToUTF8(s, p, n);
+  return p;
+}
+
 function lastError(ofCtx) {
   return engine.UTF8ToString(engine._gc_js_error(ofCtx)) || 'unknown engine error';
 }
@@ -102,6 +114,17 @@ function dropContext() {
   img.ptr = 0;
   if (ctx) engine._gc_js_destroy(ctx);
   ctx = 0;
+}
+
+function lut(name) {
+  const p = cString(name);
+  try {
+    const q = engine._gc_js_colormap(p);
+    if (!q) fail(`unknown colormap '${name}'`);
+    return copyOut(q, 768);
+  } finally {
+    engine._free(p);
+  }
 }
 
 function timings() {
@@ -207,8 +230,11 @@ const ops = {
   // Explain the stored image (after classifying the given pixels, if any). alpha is the image weight
   // of the overlay (pytorch-grad-cam's image_weight, the CLI's --alpha). `job` is the queue's record:
   // job.cancelled becomes a message when a cancel (or a newer explain) arrives.
+  // The style (colormap: a name, '' = the default for the sign; mode: a MODES name; grey) only changes
+  // how the finished explanation is drawn; sign, scale and interp change the map itself.
   async explain({ pixels, width, height, classIndex, layer, alpha, overlay = true, heatmap = true, cam = true, wantProbs,
-    method = 'gradcam', eigenSmooth = false, augSmooth = false, metrics = false, roadPercentiles = null, roadNoise = 0.01 }, job) {
+    method = 'gradcam', eigenSmooth = false, augSmooth = false, metrics = false, roadPercentiles = null, roadNoise = 0.01,
+    colormap = '', mode = 'blended_heat_map', grey = false, sign = 'positive', scale = 'normalised', interp = 'linear' }, job) {
     if (!ctx) fail('no model loaded');
     let classified = null, transfer = [];
     if (pixels) [classified, transfer] = ops.classify({ pixels, width, height, wantProbs });
@@ -219,9 +245,15 @@ const ops = {
     const cls = classIndex == null ? -1 : classIndex;
     if (!Number.isInteger(cls) || cls < -1 || cls >= numClasses) fail(`class ${classIndex} out of range (0..${numClasses - 1})`);
     const a = alpha == null ? 0.5 : Number(alpha);
-    const name = String(layer || 'layer4');
+    const name = Array.isArray(layer) ? layer.join(',') : String(layer || 'layer4'); // several: their CAMs averaged
     const mname = String(method || 'gradcam');
-    const flags = (eigenSmooth ? FLAGS.eigenSmooth : 0) | (augSmooth ? FLAGS.augSmooth : 0) | (metrics ? FLAGS.metrics : 0);
+    const signIndex = SIGNS.indexOf(sign), modeIndex = MODES.indexOf(mode);
+    if (signIndex < 0) fail(`sign '${sign}': give ${SIGNS.join(', ')}`);
+    if (modeIndex < 0) fail(`mode '${mode}': give ${MODES.join(', ')}`);
+    if (scale !== 'normalised' && scale !== 'raw') fail(`scale '${scale}': give normalised or raw`);
+    if (interp !== 'linear' && interp !== 'nearest') fail(`interp '${interp}': give linear or nearest`);
+    const flags = (eigenSmooth ? FLAGS.eigenSmooth : 0) | (augSmooth ? FLAGS.augSmooth : 0) | (metrics ? FLAGS.metrics : 0)
+      | (scale === 'raw' ? FLAGS.raw : 0) | (interp === 'nearest' ? FLAGS.nearest : 0) | (signIndex << 5);
     let pct = null;
     if (roadPercentiles != null) {
       pct = Array.from(roadPercentiles, Number);
@@ -233,19 +265,18 @@ const ops = {
     if (!(noise >= 0 && noise <= 10)) fail(`roadNoise ${roadNoise} outside [0, 10]`);
     // The explanation itself; the metrics ride along when they were computed (a superset).
     const key = JSON.stringify([cls, name, mname, flags & ~FLAGS.metrics, pct, noise]);
-    const bufs = { layer: 0, method: 0, pct: 0, overlay: 0, heat: 0, cam: 0 };
-    const str = (s) => {
-      const n = engine.lengthBytesUTF8(s) + 1, p = engine._malloc(n);
-      if (!p) fail('out of memory in the engine');
-      engine.stringToUTF8(s, p, n);
-      return p;
-    };
+    const bufs = { layer: 0, method: 0, pct: 0, overlay: 0, heat: 0, cam: 0, cmap: 0 };
     const t0 = performance.now();
+    let reused = true;
     try {
+      // The style first: an unknown colormap fails before any work is done.
+      bufs.cmap = cString(String(colormap || ''));
+      if (engine._gc_js_set_style(ctx, bufs.cmap, modeIndex, grey ? 1 : 0) !== 0) fail(lastError(ctx));
       if (!(done && done.key === key && (done.metrics || !metrics))) {
         done = null;
-        bufs.layer = str(name);
-        bufs.method = str(mname);
+        reused = false;
+        bufs.layer = cString(name);
+        bufs.method = cString(mname);
         if (pct) {
           bufs.pct = engine._malloc(4 * pct.length);
           if (!bufs.pct) fail('out of memory in the engine');
@@ -271,7 +302,13 @@ const ops = {
         top: classified ? classified.top : topList(),
         method: mname, eigenSmooth: !!I[ip + 1], eigenSmoothIgnored: !!I[ip + 2], augSmooth: !!I[ip + 3],
         compared: Array.from(I.subarray(ip + 5, ip + 5 + I[ip + 4])),
+        sign: SIGNS[I[ip + 10]], scale: I[ip + 11] ? 'raw' : 'normalised', interp: I[ip + 12] ? 'nearest' : 'linear',
+        // the colormap the pictures were drawn with: the one asked for, else the engine's default for the sign
+        colormap: colormap || (I[ip + 10] === 2 ? 'rdwhgn' : 'jet'), mode: MODES[modeIndex], grey: !!grey,
+        legend: engine.UTF8ToString(engine._gc_js_legend(ctx)), reused,
       };
+      out.lut = lut(out.colormap);
+      transfer.push(out.lut);
       if (metrics) out.metrics = readMetrics();
       if (classified) out.timings.forward = classified.timings.forward;
       if (classified?.probs) out.probs = classified.probs; // already in `transfer`
@@ -283,6 +320,22 @@ const ops = {
     } finally {
       for (const p of Object.values(bufs)) if (p) engine._free(p);
     }
+  },
+
+  // The top 5 and the probabilities of the last image (for a compare grid of its top classes).
+  probs() {
+    if (!ctx) fail('no model loaded');
+    if (!img.ptr) fail('no image classified yet');
+    if (img.stale) classifyStored();
+    const probs = copyOut(engine._gc_js_probs(ctx), numClasses * 4);
+    return [{ top: topList(), probs }, [probs]];
+  },
+
+  // The 256 RGB entries of a colormap, as the engine draws with them (for a page's colour bar).
+  colormap({ name }) {
+    if (!engine) fail('no engine loaded');
+    const b = lut(String(name));
+    return [b, [b]];
   },
 
   dispose() {

@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import scenes as gen  # noqa: E402
+from evaluate import loc_metrics  # noqa: E402  (the pointing game and in > out, as the model's own evaluation)
 
 GRADCAM = os.path.join(ROOT, "build", "gradcam")
 MODEL = os.path.join(ROOT, "models", "shapes", "resnet18-shapes.safetensors")
@@ -33,7 +34,6 @@ METHODS = ["gradcam", "hirescam", "gradcam++", "xgradcam", "layercam", "gradcame
            "eigengradcam", "segeigencam", "kpcacam", "fem", "scorecam", "ablationcam", "fullgrad", "shapleycam",
            "finercam"]
 SLOW = {"scorecam", "ablationcam"}
-GROW = 8
 
 
 def make_scenes(d, n):
@@ -76,13 +76,11 @@ def row(scenes, method, layer, road_n, tmp):
         if with_road:
             dr = tempfile.mkdtemp(dir=tmp)
             road += [r["metrics"]["road_combined"] for r in explain([p for _, p in with_road], cls, method, layer, dr, True)]
-        for (_, path, (x0, y0, x1, y1)), r in zip(items, rows):
+        for (_, path, bbox), r in zip(items, rows):
             cam = np.load(os.path.join(d, os.path.splitext(os.path.basename(path))[0] + ".cam.npy"))
-            y, x = np.unravel_index(np.argmax(cam), cam.shape)
-            hits += (max(0, x0 - GROW) <= x < min(224, x1 + GROW)) and (max(0, y0 - GROW) <= y < min(224, y1 + GROW))
-            inside = np.zeros(cam.shape, bool)
-            inside[y0:y1, x0:x1] = True
-            contrast += cam[inside].mean() > cam[~inside].mean()
+            hit, more_inside = loc_metrics(cam, bbox)
+            hits += hit
+            contrast += more_inside
             total += 1
     return {"method": method, "layer": layer, "objects": total, "scenes": len(scenes), "pointing": hits / total,
             "in_gt_out": contrast / total, "road_combined": float(np.mean(road)) if road else None,

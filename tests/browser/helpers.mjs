@@ -121,24 +121,49 @@ export function cli(args) {
   return r.stdout;
 }
 
-// build/gradcam explain → {json, overlay: {width, height, data (RGB)}}
-export function cliExplain(image, model, { cls, layer, alpha, size, method, eigenSmooth, augSmooth, metrics } = {}) {
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-cli-')), 'overlay.png');
-  const args = ['explain', image, '--model', model, '--json', '-o', out];
+// build/gradcam explain → {json, overlay: {width, height, channels, data (RGB, or RGBA for alpha_scaling)},
+// heatmap, grid (with compare: e.g. 'layers:layer3,layer4', the --grid PNG)}
+export function cliExplain(image, model, { cls, layer, alpha, size, method, eigenSmooth, augSmooth, metrics, colormap, mode, grey,
+  sign, scale, interp, compare } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-cli-'));
+  const out = path.join(dir, 'overlay.png'), heat = path.join(dir, 'heat.png'), grid = path.join(dir, 'grid.png');
+  const args = ['explain', image, '--model', model, '--json', '-o', out, '--heatmap', heat];
   if (cls != null && cls >= 0) args.push('--class', cls);
-  if (layer) args.push('--layer', layer);
+  if (layer) args.push('--layer', Array.isArray(layer) ? layer.join(',') : layer);
   if (method) args.push('--method', method);
   if (eigenSmooth) args.push('--eigen-smooth');
   if (augSmooth) args.push('--aug-smooth');
   if (metrics) args.push('--metrics');
   if (alpha != null) args.push('--alpha', alpha);
   if (size) args.push('--size', `${size}x${size}`);
+  if (colormap) args.push('--colormap', colormap);
+  if (mode) args.push('--mode', mode);
+  if (grey) args.push('--grey');
+  if (sign) args.push('--sign', sign);
+  if (scale) args.push('--scale', scale);
+  if (interp) args.push('--interp', interp);
+  if (compare) args.push('--compare', compare, '--grid', grid);
   try {
     const json = JSON.parse(cli(args).trim().split('\n').pop());
-    return { json, overlay: decodePng(fs.readFileSync(out)) };
+    const r = { json, overlay: decodePng(fs.readFileSync(out)), heatmap: decodePng(fs.readFileSync(heat)) };
+    if (compare) r.grid = decodePng(fs.readFileSync(grid));
+    return r;
   } finally {
-    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// Tile i of a --compare grid of n tiles, each w x h (render.c's gc_render_grid: 8 px margins and gaps,
+// n <= 5 tiles a row else half of them, two 9 px lines of label + 4 px under each tile) → RGB image.
+export function gridTile(grid, n, i, w, h) {
+  const cols = n <= 5 ? n : Math.ceil(n / 2), x0 = 8 + (i % cols) * (w + 8), y0 = 8 + Math.floor(i / cols) * (h + 4 + 18 + 8);
+  const data = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = grid.data[((y0 + y) * grid.width + x0 + x) * grid.channels + c];
+    }
+  }
+  return { width: w, height: h, channels: 3, data };
 }
 
 export function cliTop(image, model) {

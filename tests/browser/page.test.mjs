@@ -153,9 +153,9 @@ test('a reload takes the weights from the Cache API, not the network', { timeout
   assert.equal(weightsFetched(), before + 1, 'a changed file must be fetched again');
 });
 
-test('download buttons give the overlay and the three-panel PNG', { timeout: T }, async () => {
+test('download buttons give the overlay and the three-panel PNG (with its legend)', { timeout: T }, async () => {
   await pickImage(h.BOTH);
-  for (const [id, name, w, h2] of [['#dl-overlay', 'gradcam-overlay.png', 224, 224], ['#dl-panel', 'gradcam-panel.png', 3 * 224 + 32, 224 + 16 + 28]]) {
+  for (const [id, name, w, h2] of [['#dl-overlay', 'gradcam-overlay.png', 224, 224], ['#dl-panel', 'gradcam-panel.png', 3 * 224 + 32, 224 + 16 + 12 + 20 + 28]]) {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click(id)]);
     assert.equal(dl.suggestedFilename(), name);
     const png = h.decodePng(fs.readFileSync(await dl.path()));

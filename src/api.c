@@ -254,6 +254,10 @@ EMSCRIPTEN_KEEPALIVE int gc_js_classify(gc_js *j, const uint8_t *rgba, int w, in
  *     mode 0 blended_heat_map, 1 heat_map, 2 masked_image, 3 alpha_scaling; 0 / -1 (unknown name)
  *   gc_js_legend(j): the finished explanation's legend text ("normalised, positive: 0 .. 1")
  *   gc_js_colormap(name): the 256 RGB bytes of a colormap (for a page's own legend), or NULL
+ *   gc_js_render_input(j, image_weight, overlay_rgba): the overlay at the model input size [in_h][in_w][4]
+ *     on the image resized as for the network (PIL's bilinear): what the CLI's compare-grid tiles show
+ *   gc_js_layer_names(j): the finished explanation's layers, canonical ("layer3.1,layer4.1"; "all")
+ *   gc_js_colormap_names(): "jet, turbo, ..." 
  *   gc_js_info(j): ints {class, eigen_smooth, eigen_ignored, aug_smooth, n_compared, compared[3], fw, fh,
  *     sign, raw, nearest}
  *   gc_js_metrics(j): doubles {score, change, drop, increase, n, morf_mean, lerf_mean, combined,
@@ -321,6 +325,43 @@ EMSCRIPTEN_KEEPALIVE const uint8_t *gc_js_colormap(const char *name) {
   return c ? &c->lut[0][0] : NULL;
 }
 
+EMSCRIPTEN_KEEPALIVE const char *gc_js_colormap_names(void) { return gc_colormap_names(); }
+
+EMSCRIPTEN_KEEPALIVE const char *gc_js_layer_names(gc_js *j) {
+  j->legend[0] = 0;
+  if (!j->have_e) return j->legend;
+  if (j->e.layer == -2) return strcpy(j->legend, "all");
+  for (int k = 0; k < j->e.n_layers && k < 8; k++) {
+    size_t l = strlen(j->legend);
+    snprintf(j->legend + l, sizeof j->legend - l, "%s%s", k ? "," : "", gc_layer_name(j->e.layers[k]));
+  }
+  return j->legend;
+}
+
+static const gc_style *js_style(gc_js *j, float image_weight, gc_style *st) {
+  const gc_colormap *cm = j->cmap ? j->cmap : gc_colormap_find(j->e.sign == GC_SIGN_ALL ? "rdwhgn" : "jet");
+  *st = (gc_style){.lut = cm->lut, .mode = j->mode, .grey = j->grey, .image_weight = image_weight};
+  return st;
+}
+
+EMSCRIPTEN_KEEPALIVE int gc_js_render_input(gc_js *j, float image_weight, uint8_t *overlay_rgba) {
+  if (!j->have_e) return snprintf(j->err, sizeof j->err, "nothing explained yet"), -1;
+  int w, h;
+  gc_input_size(j->g, &w, &h);
+  gc_image small = j->img;
+  float *mask = malloc(sizeof(float) * w * h);
+  int rc = mask ? 0 : (snprintf(j->err, sizeof j->err, "out of memory"), -1);
+  if (!rc && (j->img.w != w || j->img.h != h))
+    rc = gc_image_resize_bilinear_aa(&j->img, w, h, &small, j->err, sizeof j->err);
+  gc_style st;
+  if (!rc) rc = gc_cam_at(j->g, w, h, mask, j->err, sizeof j->err);
+  if (!rc && gc_render(&small, mask, js_style(j, image_weight, &st), overlay_rgba, 4))
+    rc = (snprintf(j->err, sizeof j->err, "overlay opacity %g outside [0, 1]", image_weight), -1);
+  if (small.rgb != j->img.rgb) gc_image_free(&small);
+  free(mask);
+  return rc ? -1 : j->e.class_index;
+}
+
 EMSCRIPTEN_KEEPALIVE int gc_js_render(gc_js *j, float image_weight, uint8_t *overlay_rgba, uint8_t *heat_rgba, float *cam) {
   if (!j->have_e) return snprintf(j->err, sizeof j->err, "nothing explained yet"), -1;
   const gc_explanation *e = &j->e;
@@ -333,11 +374,11 @@ EMSCRIPTEN_KEEPALIVE int gc_js_render(gc_js *j, float image_weight, uint8_t *ove
     j->mask = m; j->mask_n = (size_t)w * h;
   }
   if (gc_cam_at(j->g, w, h, j->mask, j->err, sizeof j->err)) return -1;
-  const gc_colormap *cm = j->cmap ? j->cmap : gc_colormap_find(e->sign == GC_SIGN_ALL ? "rdwhgn" : "jet");
-  const gc_style st = {.lut = cm->lut, .mode = j->mode, .grey = j->grey, .image_weight = image_weight};
+  gc_style st;
+  js_style(j, image_weight, &st);
   if (overlay_rgba && gc_render(&j->img, j->mask, &st, overlay_rgba, 4))
     return snprintf(j->err, sizeof j->err, "overlay opacity %g outside [0, 1]", image_weight), -1;
-  if (heat_rgba) gc_render(&j->img, j->mask, &(gc_style){.lut = cm->lut, .mode = GC_MODE_HEAT}, heat_rgba, 4);
+  if (heat_rgba) gc_render(&j->img, j->mask, &(gc_style){.lut = st.lut, .mode = GC_MODE_HEAT}, heat_rgba, 4);
   j->timings[1] = e->backward_ms; j->timings[2] = e->cam_ms; j->timings[3] = gc_now_ms() - t0;
   return e->class_index;
 }

@@ -102,7 +102,7 @@ export function initCompareUI({ onChange, onRun, onPick }) {
           ...plan.base, by: plan.by, k: plan.by === 'classes' ? plan.items : undefined, items: plan.by === 'classes' ? undefined : plan.items,
           signal, onProgress,
           onTile: (r, i) => {
-            const caption = tileCaption(labels[r.classIndex] ?? `class ${r.classIndex}`, r.prob, r.method, r.layer);
+            const caption = tileCaption(labels[r.classIndex] ?? `class ${r.classIndex}`, r.prob, r.method, r.layerNames);
             const tile = grid.children[i] || grid.appendChild(makeTile());
             drawTile(tile, r, caption);
             tile.onclick = () => onPick({ classIndex: r.classIndex, layer: r.layer, method: r.method });

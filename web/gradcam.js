@@ -387,6 +387,7 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
       classIndex = -1, layer = 'layer4', alpha = 0.5, overlay = true, heatmap = true, cam = true, method = 'gradcam',
       eigenSmooth = false, augSmooth = false, metrics = false, roadPercentiles, roadNoise = 0.01, onProgress, signal,
       colormap = '', mode = 'blended_heat_map', grey = false, sign = 'positive', scale = 'normalised', interp = 'linear',
+      atInputSize = false,
     } = {}) {
       if (signal?.aborted) throw abortError();
       if (colormap) oneOf('colormap', colormap, COLORMAPS);
@@ -396,7 +397,7 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
         ...img, classIndex, layer: layerList(layer).join(','), alpha, overlay, heatmap, cam, wantProbs: true, method,
         eigenSmooth: !!eigenSmooth, augSmooth: !!augSmooth, metrics: !!metrics,
         roadPercentiles: roadPercentiles ? Array.from(roadPercentiles) : null, roadNoise,
-        colormap: colormap || '', mode, grey: !!grey, sign, scale, interp,
+        colormap: colormap || '', mode, grey: !!grey, sign, scale, interp, atInputSize: !!atInputSize,
       }, img.pixels ? [img.pixels] : [], { onProgress, signal });
       const out = {
         classIndex: r.classIndex, label: labelList[r.classIndex], prob: r.prob, layer: r.layer, method: r.method,
@@ -404,7 +405,7 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
         width: r.width, height: r.height, camWidth: r.camWidth, camHeight: r.camHeight,
         top: r.top.map(named), timings: r.timings,
         sign: r.sign, scale: r.scale, interp: r.interp, colormap: r.colormap, mode: r.mode, grey: r.grey,
-        legend: r.legend, lut: new Uint8Array(r.lut), reused: r.reused,
+        legend: r.legend, lut: new Uint8Array(r.lut), reused: r.reused, layerNames: r.layerNames,
       };
       if (r.metrics) out.metrics = r.metrics;
       if (r.probs) out.probs = new Float32Array(r.probs);
@@ -426,7 +427,8 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     //   by 'classes': the top k classes (k 1..16, default 4) · 'layers' / 'methods': items, the
     //   layers or methods of the tiles (1..16). → [{classIndex, label, prob, layer, method, caption
     //   (the CLI's tile label), overlay: ImageData, ...explain's result}], in order. The overlays are at
-    //   the image's size and opaque: alpha_scaling draws as masked_image, as the CLI's grid does.
+    //   the model input size, on the image resized as for the network, and opaque (alpha_scaling draws
+    //   as masked_image): the CLI's grid tiles, pixel for pixel.
     // Tiles run one after another; onTile(tile, i, n) sees each as it is done; onProgress(fraction)
     // counts over the whole grid; an abort stops it (rejects with an AbortError). The worker keeps only
     // the last tile's explanation, so the next explain of another one computes it again.
@@ -448,11 +450,12 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
       const tiles = [];
       for (let i = 0; i < list.length; i++) {
         const r = await api.explain(null, {
-          ...opts, heatmap: false, cam: false, metrics: false, signal, mode: opts.mode === 'alpha_scaling' ? 'masked_image' : opts.mode,
+          ...opts, heatmap: false, cam: false, metrics: false, signal, atInputSize: true,
+          mode: opts.mode === 'alpha_scaling' ? 'masked_image' : opts.mode,
           ...(by === 'classes' ? { classIndex: list[i] } : by === 'layers' ? { layer: list[i] } : { method: list[i] }),
           onProgress: onProgress && ((f) => onProgress((i + f) / list.length)),
         });
-        const tile = { ...r, caption: tileCaption(r.label, r.prob, r.method, r.layer) };
+        const tile = { ...r, caption: tileCaption(r.label, r.prob, r.method, r.layerNames) };
         tiles.push(tile);
         onTile?.(tile, i, list.length);
         onProgress?.((i + 1) / list.length);

@@ -234,14 +234,17 @@ const ops = {
   // how the finished explanation is drawn; sign, scale and interp change the map itself.
   async explain({ pixels, width, height, classIndex, layer, alpha, overlay = true, heatmap = true, cam = true, wantProbs,
     method = 'gradcam', eigenSmooth = false, augSmooth = false, metrics = false, roadPercentiles = null, roadNoise = 0.01,
-    colormap = '', mode = 'blended_heat_map', grey = false, sign = 'positive', scale = 'normalised', interp = 'linear' }, job) {
+    colormap = '', mode = 'blended_heat_map', grey = false, sign = 'positive', scale = 'normalised', interp = 'linear',
+    atInputSize = false }, job) {
     if (!ctx) fail('no model loaded');
     let classified = null, transfer = [];
     if (pixels) [classified, transfer] = ops.classify({ pixels, width, height, wantProbs });
     else if (!img.ptr) fail('no image to explain');
     else if (img.stale) classifyStored();
     if (job.cancelled) abort(job.cancelled);
-    const { w, h } = img;
+    // atInputSize: the overlay at the model input size, on the image resized as for the network (the
+    // CLI's compare-grid tiles); otherwise at the image's own size
+    const { w, h } = atInputSize ? { w: inW, h: inH } : img;
     const cls = classIndex == null ? -1 : classIndex;
     if (!Number.isInteger(cls) || cls < -1 || cls >= numClasses) fail(`class ${classIndex} out of range (0..${numClasses - 1})`);
     const a = alpha == null ? 0.5 : Number(alpha);
@@ -288,11 +291,13 @@ const ops = {
         await runSteps(job);
         done = { key, metrics: !!metrics };
       }
+      if (atInputSize && (heatmap || cam || !overlay)) fail('atInputSize draws the overlay only');
       if (overlay) bufs.overlay = engine._malloc(w * h * 4);
       if (heatmap) bufs.heat = engine._malloc(w * h * 4);
       if (cam) bufs.cam = engine._malloc(inW * inH * 4);
       if ((overlay && !bufs.overlay) || (heatmap && !bufs.heat) || (cam && !bufs.cam)) fail('out of memory in the engine');
-      const got = engine._gc_js_render(ctx, a, bufs.overlay, bufs.heat, bufs.cam);
+      const got = atInputSize ? engine._gc_js_render_input(ctx, a, bufs.overlay)
+        : engine._gc_js_render(ctx, a, bufs.overlay, bufs.heat, bufs.cam);
       if (got < 0) fail(lastError(ctx));
       const pp = engine._gc_js_probs(ctx) >> 2;
       const ip = engine._gc_js_info(ctx) >> 2, I = engine.HEAP32;
@@ -306,6 +311,7 @@ const ops = {
         // the colormap the pictures were drawn with: the one asked for, else the engine's default for the sign
         colormap: colormap || (I[ip + 10] === 2 ? 'rdwhgn' : 'jet'), mode: MODES[modeIndex], grey: !!grey,
         legend: engine.UTF8ToString(engine._gc_js_legend(ctx)), reused,
+        layerNames: engine.UTF8ToString(engine._gc_js_layer_names(ctx)), // canonical, e.g. 'layer3.1,layer4.1'
       };
       out.lut = lut(out.colormap);
       transfer.push(out.lut);

@@ -1,35 +1,20 @@
 // display.test.mjs: the display options (colormaps, modes, sign, scale, interpolation, several layers)
 // and the compare grid on the page, in the API and in <grad-cam-viewer>, each against the CLI
 // (build/gradcam explain --colormap/--mode/--sign/... and --compare ... --grid), with the default
-// offline shapes model (8 classes: quick) on a 224x224 sample, so that the page's tiles (drawn at the
-// image's size) are the CLI's grid tiles (drawn at the model input size). Skipped without the model.
+// offline shapes model (8 classes: quick); compare tiles are drawn at the model input size, as the CLI's
+// grid tiles. Skipped without the model.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as h from './helpers.mjs';
 
-const MODEL = path.join(h.WEB, 'models', 'shapes', 'resnet18-shapes.safetensors');
-const IMAGE = path.join(h.WEB, 'samples', 'shapes-1.png');
-const have = fs.existsSync(MODEL);
-const skip = have ? false : `no shapes model at ${path.relative(h.ROOT, MODEL)} (train it, then rebuild the site)`;
+const MODEL = h.SHAPES_MODEL, IMAGE = h.SHAPES_IMAGE, have = !h.shapesSkip, skip = h.shapesSkip;
 const T = 180000;
 let srv, browser, page;
 
-before(async () => {
-  if (!have) return;
-  h.need();
-  srv = await h.serve(h.WEB);
-  browser = await h.launch();
-  page = await browser.context.newPage();
-  page.on('pageerror', (e) => console.log('pageerror:', e.message));
-});
-
-after(async () => {
-  setTimeout(() => process.exit(process.exitCode ?? 1), 20000).unref();
-  await srv?.stop();
-  await browser?.close();
-});
+before(async () => { if (have) ({ srv, browser, page } = await h.openSuite(h.WEB)); });
+after(() => h.closeSuite({ srv, browser }));
 
 // Do something and wait until the page's counter (explained, or compared) moves on; a failure ends
 // the wait with its message.
@@ -122,7 +107,7 @@ test('page: compare layers gives the CLI\'s grid tiles, and a click on a tile ma
     const d = h.maxDiff(px, h.gridTile(ref.grid, 2, i, 224, 224));
     assert.ok(d <= 1, `tile ${i} (${labels[i]}) differs from the CLI's grid tile by ${d}`);
   });
-  assert.match(labels[0], /^\S+ \d+\.\d% gradcam layer3$/);
+  assert.match(labels[0], /^\S+ \d+\.\d% gradcam layer3\.1$/);
 
   // Style changes redraw the (quick) grid by themselves.
   await until('compared', () => page.selectOption('#mode', 'heat_map'));
@@ -191,6 +176,29 @@ test('API: style changes redraw without recomputing; COLORMAPS, colormapLUT, com
   r.tiles.forEach((t, i) => {
     const d = h.maxDiff({ width: t.w, height: t.w, data: t.px }, h.gridTile(ref.grid, 3, i, 224, 224));
     assert.ok(d <= 1, `compare tile ${i} (${t.caption}) differs from the CLI's by ${d}`);
+  });
+});
+
+test('API: compare tiles of an image that is not the model input size are the CLI\'s grid tiles', { timeout: T, skip }, async () => {
+  // tiles are drawn at the model input size on the image resized as for the network (PIL's bilinear)
+  await page.goto(srv.url);
+  const tiles = await page.evaluate(async () => {
+    const { createGradCam, toImageData } = await import('./gradcam.js');
+    const gc = await createGradCam({ model: 'models/shapes/resnet18-shapes.safetensors' });
+    try {
+      const img = await toImageData(await (await fetch('samples/dogs.png')).blob());
+      const t = await gc.compare(img, { by: 'layers', items: ['layer2', 'layer4'], colormap: 'inferno' });
+      return t.map((x) => ({ caption: x.caption, w: x.width, h: x.height, px: Array.from(x.overlay.data) }));
+    } finally {
+      gc.dispose();
+    }
+  });
+  const ref = h.cliExplain(path.join(h.WEB, 'samples', 'dogs.png'), MODEL, { colormap: 'inferno', compare: 'layers:layer2,layer4' });
+  assert.deepEqual(tiles.map((t) => [t.w, t.h]), [[224, 224], [224, 224]]);
+  assert.match(tiles[1].caption, / gradcam layer4\.1$/);
+  tiles.forEach((t, i) => {
+    const d = h.maxDiff({ width: 224, height: 224, data: t.px }, h.gridTile(ref.grid, 2, i, 224, 224));
+    assert.ok(d <= 1, `tile ${i} differs from the CLI's by ${d}`);
   });
 });
 

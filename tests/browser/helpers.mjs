@@ -240,3 +240,25 @@ export function labelsOf(site) {
   if (lines.at(-1) === '') lines.pop();
   return lines;
 }
+
+// The offline shapes model and a scene it knows, in the built site; `skip` says why a suite cannot run.
+export const SHAPES_MODEL = path.join(WEB, 'models', 'shapes', 'resnet18-shapes.safetensors');
+export const SHAPES_IMAGE = path.join(WEB, 'samples', 'shapes-1.png');
+export const shapesSkip = fs.existsSync(SHAPES_MODEL) ? false
+  : `no shapes model at ${path.relative(ROOT, SHAPES_MODEL)} (train it, then rebuild the site)`;
+
+// A suite's shared set-up: dir served, one browser with one page (page errors logged). Close with
+// closeSuite; its exit timer keeps a stuck browser from holding the test run.
+export async function openSuite(dir) {
+  need();
+  const srv = await serve(dir);
+  const browser = await launch();
+  const page = await browser.context.newPage();
+  page.on('pageerror', (e) => console.log('pageerror:', e.message));
+  return { srv, browser, page };
+}
+export async function closeSuite({ srv, browser } = {}) {
+  setTimeout(() => process.exit(process.exitCode ?? 1), 20000).unref();
+  await srv?.stop();
+  await browser?.close();
+}

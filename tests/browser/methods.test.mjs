@@ -8,27 +8,12 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as h from './helpers.mjs';
 
-const MODEL = path.join(h.WEB, 'models', 'shapes', 'resnet18-shapes.safetensors');
-const IMAGE = path.join(h.WEB, 'samples', 'shapes-1.png');
-const have = fs.existsSync(MODEL);
-const skip = have ? false : `no shapes model at ${path.relative(h.ROOT, MODEL)} (train it, then rebuild the site)`;
+const MODEL = h.SHAPES_MODEL, IMAGE = h.SHAPES_IMAGE, have = !h.shapesSkip, skip = h.shapesSkip;
 const T = 180000;
 let srv, browser, page;
 
-before(async () => {
-  if (!have) return;
-  h.need();
-  srv = await h.serve(h.WEB);
-  browser = await h.launch();
-  page = await browser.context.newPage();
-  page.on('pageerror', (e) => console.log('pageerror:', e.message));
-});
-
-after(async () => {
-  setTimeout(() => process.exit(process.exitCode ?? 1), 20000).unref();
-  await srv?.stop();
-  await browser?.close();
-});
+before(async () => { if (have) ({ srv, browser, page } = await h.openSuite(h.WEB)); });
+after(() => h.closeSuite({ srv, browser }));
 
 // Change a control and wait for the explanation that follows (a failure ends the wait with its message).
 async function explained(action) {

@@ -1,4 +1,4 @@
-/* cam.c: backward through the ResNet-18 graph down to a target layer, then Grad-CAM (see cam.h).
+/* cam.c: backward through the ResNet-18 graph down to a target layer (see cam.h).
  *
  * Walking back from the logits (shapes for a 224×224 input):
  *   dlogits [N] → fc → dfeat [512] → avg pool → d layer4.1 [7][7][512]
@@ -187,7 +187,7 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, con
 #undef BN_GRAD
 }
 
-/* ---- Grad-CAM -------------------------------------------------------------------------------------- */
+/* ---- the CAM's scaling ------------------------------------------------------------------------- */
 
 void gc_cam_normalize(float *cam, size_t n) {
   float lo = FLT_MAX, hi = -FLT_MAX;
@@ -195,23 +195,4 @@ void gc_cam_normalize(float *cam, size_t n) {
   for (size_t i = 0; i < n; i++) { cam[i] -= lo; if (cam[i] > hi) hi = cam[i]; }
   float d = 1e-7f + hi;
   for (size_t i = 0; i < n; i++) cam[i] /= d;
-}
-
-void gc_gradcam(const gc_tensor *act, const gc_tensor *grad, float *out) {
-  int c = act->c;
-  size_t px = (size_t)act->h * act->w;
-  double wsum[GC_FEAT]; /* c <= 512 for every layer */
-  float wk[GC_FEAT];
-  /* channel means of the gradient, accumulated in double so the order of summation does not matter */
-  for (int k = 0; k < c; k++) wsum[k] = 0;
-  for (size_t i = 0; i < px; i++)
-    for (int k = 0; k < c; k++) wsum[k] += grad->data[i * c + k];
-  for (int k = 0; k < c; k++) wk[k] = (float)(wsum[k] / (double)px);
-  for (size_t i = 0; i < px; i++) {
-    const float *a = act->data + i * c;
-    float s = 0;
-    for (int k = 0; k < c; k++) s += wk[k] * a[k];
-    out[i] = s > 0 ? s : 0;
-  }
-  gc_cam_normalize(out, px);
 }

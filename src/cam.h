@@ -1,5 +1,5 @@
 /* cam.h: target layers, the gradient of a class score w.r.t. a layer (through the hand-written
- * backward kernels), and Grad-CAM.
+ * backward kernels), and the CAM's min-max scaling. The CAM methods themselves are methods.h's.
  *
  * Layers use torchvision's module names: "conv1" (the raw conv output, before bn1, as a hook on
  * model.conv1 sees it), "relu", "maxpool", "layer1.0" ... "layer4.1" (BasicBlock outputs), and
@@ -50,11 +50,6 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, con
 /* The activation A a forward hook on `layer` sees, [h][w][c], after gc_net_forward: a view of the net's
  * buffer, except conv1 (before bn1), which is recovered from the BN output into g->acts. */
 void gc_layer_act(gc_net *net, gc_grad *g, int layer, gc_tensor *act);
-
-/* Grad-CAM at feature resolution, as pytorch-grad-cam computes it:
- *   w_k = mean_{y,x} grad[y][x][k];  cam = ReLU(sum_k w_k A[y][x][k]);  cam = (cam - min) / (max' + 1e-7)
- * where max' is the max after subtracting min.                        out: [act->h][act->w] */
-void gc_gradcam(const gc_tensor *act, const gc_tensor *grad, float *out);
 
 /* pytorch-grad-cam's scale_cam_image in place: x -= min(x); x /= (1e-7 + max(x)). */
 void gc_cam_normalize(float *cam, size_t n);

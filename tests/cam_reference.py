@@ -134,9 +134,10 @@ def capture(model, x, layers, method, cls):
         hooks.append(module_of(model, name).register_forward_hook(hook_for(i)))
     try:
         if method in NO_BACKWARD:
-            with torch.no_grad():
-                model(x)
-            return [acts[i][0].numpy() for i in range(len(layers))], None, None
+            # the library runs this forward with autograd on (BaseCAM.forward has no no_grad; only the
+            # methods' own extra passes do), so the graph is built here too: the same work, the same time
+            model(x)
+            return [acts[i][0].detach().numpy() for i in range(len(layers))], None, None
         xi = x.clone().requires_grad_(True)
         z = model(xi)
         if method == "finercam" and cls is None:

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 static uint64_t rng = 0x243F6A8885A308D3ull;
-static double urand(void) { /* splitmix64, uniform in [0, 1) */
+static inline double urand(void) { /* splitmix64, uniform in [0, 1) */
   uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -18,7 +18,7 @@ static double urand(void) { /* splitmix64, uniform in [0, 1) */
 }
 
 /* n random floats in [-1, 1), and their exact double copies (d may be NULL) */
-static float *rand_f(size_t n, double **d) {
+static inline float *rand_f(size_t n, double **d) {
   float *f = malloc(n * sizeof *f);
   if (d) *d = malloc(n * sizeof **d);
   for (size_t i = 0; i < n; i++) {
@@ -28,14 +28,14 @@ static float *rand_f(size_t n, double **d) {
   return f;
 }
 
-static double *to_double(const float *f, size_t n) {
+static inline double *to_double(const float *f, size_t n) {
   double *d = malloc(n * sizeof *d);
   for (size_t i = 0; i < n; i++) d[i] = f[i];
   return d;
 }
 
 /* max |got - want| / max |want|; a NaN anywhere (e.g. an element the kernel never wrote) is inf */
-static double rel_err(const float *got, const double *want, size_t n) {
+static inline double rel_err(const float *got, const double *want, size_t n) {
   double e = 0, m = 0;
   for (size_t i = 0; i < n; i++) {
     const double d = fabs(got[i] - want[i]);
@@ -46,7 +46,7 @@ static double rel_err(const float *got, const double *want, size_t n) {
   return m > 0 ? e / m : e;
 }
 
-static double dot(const double *a, const double *b, size_t n) {
+static inline double dot(const double *a, const double *b, size_t n) {
   double s = 0;
   for (size_t i = 0; i < n; i++) s += a[i] * b[i];
   return s;
@@ -54,7 +54,7 @@ static double dot(const double *a, const double *b, size_t n) {
 
 /* Central differences of L at x (x is perturbed in place and restored). */
 typedef double (*loss_fn)(const double *x, const void *ctx);
-static void fd_grad(loss_fn L, const void *ctx, double *x, size_t n, double *g) {
+static inline void fd_grad(loss_fn L, const void *ctx, double *x, size_t n, double *g) {
   const double eps = 1e-6;
   for (size_t i = 0; i < n; i++) {
     const double xi = x[i];
@@ -68,14 +68,14 @@ static void fd_grad(loss_fn L, const void *ctx, double *x, size_t n, double *g) 
 }
 
 /* ---- double-precision conv forward (NHWC, OHWI, as the kernels) ---- */
-static int out_size(int n, int k, int s, int p) { return (n + 2 * p - k) / s + 1; }
+static inline int out_size(int n, int k, int s, int p) { return (n + 2 * p - k) / s + 1; }
 
 typedef struct {
   int h, w, ic, oc, k, s, p;
 } conv_shape;
 
 /* y[oy][ox][oc] = sum w[oc][ky][kx][ic] * x[oy*s + ky - p][ox*s + kx - p][ic] (+ b[oc] if b) */
-static void conv_fwd(const conv_shape *c, const double *x, const double *w, const double *b,
+static inline void conv_fwd(const conv_shape *c, const double *x, const double *w, const double *b,
                      double *y) {
   const int oh = out_size(c->h, c->k, c->s, c->p), ow = out_size(c->w, c->k, c->s, c->p);
   for (int oy = 0; oy < oh; oy++)
@@ -102,7 +102,7 @@ typedef struct {
   double *y;
 } conv_ctx;
 
-static double conv_loss(const double *x, const void *vc) {
+static inline double conv_loss(const double *x, const void *vc) {
   const conv_ctx *t = vc;
   conv_fwd(&t->c, x, t->w, NULL, t->y);
   return dot(t->dy, t->y,

@@ -20,14 +20,7 @@
 #include <time.h>
 
 #include "check.h"
-
-static uint64_t rng = 0x243F6A8885A308D3ull;
-static double urand(void) { /* splitmix64, uniform in [0, 1) */
-  uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
-}
+#include "numeric.h" /* urand */
 
 static double now(void) { return (double)clock() / CLOCKS_PER_SEC; }
 

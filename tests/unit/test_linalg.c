@@ -21,46 +21,10 @@
 #include <stdio.h>
 
 #include "check.h"
+#include "numeric.h" /* urand, rand_f, to_double, dot, rel_err */
 
 #define PI 3.14159265358979323846
 #define SQRT1_2 0.70710678118654752440
-
-static uint64_t rng = 0x243F6A8885A308D3ull;
-static double urand(void) { /* splitmix64, uniform in [0, 1) */
-  uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
-}
-
-static float *rand_f(size_t n) { /* n random floats in [-1, 1) */
-  float *f = malloc(n * sizeof *f);
-  for (size_t i = 0; i < n; i++) f[i] = (float)(2.0 * urand() - 1.0);
-  return f;
-}
-
-static double *to_double(const float *f, size_t n) {
-  double *d = malloc(n * sizeof *d);
-  for (size_t i = 0; i < n; i++) d[i] = f[i];
-  return d;
-}
-
-static double dot(const double *a, const double *b, size_t n) {
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-
-/* max |got - want| / max |want|; NaN -> inf */
-static double rel_err(const float *got, const double *want, size_t n) {
-  double e = 0, m = 0;
-  for (size_t i = 0; i < n; i++) {
-    const double d = fabs(got[i] - want[i]);
-    if (isnan(d)) return INFINITY;
-    e = d > e ? d : e, m = fabs(want[i]) > m ? fabs(want[i]) : m;
-  }
-  return m > 0 ? e / m : e;
-}
 
 /* ============================================================================================
  * Helpers
@@ -265,7 +229,7 @@ static int sign_rule_ok(const float *o, int n) {
 }
 
 static void test_project(int hw, int c) {
-  float *a = rand_f((size_t)hw * c), *o = malloc((size_t)hw * sizeof *o), *o2 = malloc((size_t)hw * sizeof *o2);
+  float *a = rand_f((size_t)hw * c, NULL), *o = malloc((size_t)hw * sizeof *o), *o2 = malloc((size_t)hw * sizeof *o2);
   for (int r = 0; r < hw; r++) /* a dominant direction, so that power iteration converges fast */
     for (int ch = 0; ch < c; ch++) a[r * c + ch] += (float)(3.0 * sin(0.7 * r + 1) * cos(0.3 * ch));
   double *p = malloc((size_t)hw * sizeof *p);
@@ -412,7 +376,7 @@ static void test_kpca(void) {
 
   /* random activations, dense path */
   const int n = 40, c = 6;
-  float *a = rand_f((size_t)n * c);
+  float *a = rand_f((size_t)n * c, NULL);
   for (int i = 0; i < n * c; i++) a[i] = 2 * a[i] + 0.3f * (i % c); /* not centred: center_x matters */
   double *k = kernel_ref(a, n, c, 1), lmin, lmax;
   extremes(k, n, &lmin, &lmax);
@@ -451,7 +415,7 @@ static void test_kpca(void) {
 
   /* Lanczos path (hw > GC_EIG_DENSE_MAX) */
   const int nl = 620, cl = 8;
-  float *al = rand_f((size_t)nl * cl);
+  float *al = rand_f((size_t)nl * cl, NULL);
   for (int r = 0; r < nl; r++)
     for (int ch = 0; ch < cl; ch++) al[r * cl + ch] = 1.5f * al[r * cl + ch] + (float)(2 * sin(0.05 * r) * (ch + 1) / cl);
   check_kpca("kpca 620x8 (Lanczos)", al, nl, cl, NAN);

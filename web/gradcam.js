@@ -14,10 +14,11 @@
 //   gc.dispose();
 //
 // Every instance owns one worker (worker.js) holding the WebAssembly engine and the model, so the page
-// never blocks. Pixels are *transferred* to the worker: the ImageData passed to classify/explain is
-// consumed (its buffer is detached afterwards; pass `imageData` again from getImageData if you need
-// it). explain(null, ...) re-explains the last image without sending it again (other class, layer or
-// opacity). Everything runs on this device; the only requests are for the engine and the weights
+// never blocks. Pixels are copied to the worker, so the ImageData you pass stays usable (classify(img)
+// then explain(img) works); {transfer: true} hands its buffer over instead (no copy; the ImageData is
+// detached afterwards). explain(null, ...) re-explains the last image without sending it again (other
+// class, layer or opacity). createGradCam() with no model loads the offline shapes model shipped beside
+// this module. Everything runs on this device; the only requests are for the engine and the weights
 // and labels you name (same-origin; cached with the Cache API, so a reload costs one HEAD request
 // to check the copy is current instead of a new download).
 // Every failure is a rejected promise with an Error whose message is one line.
@@ -243,7 +244,8 @@ export async function toImageData(src, { maxSide = 2048 } = {}) {
 
 /**
  * createGradCam({model, labels, multilabel, inputSize, onProgress, threads, engine, signal})
- *   model:      URL (same-origin) | File/Blob | ArrayBuffer of .safetensors or .pth weights
+ *   model:      URL (same-origin) | File/Blob | ArrayBuffer of .safetensors or .pth weights; default:
+ *               the offline shapes model beside this module (models/shapes/), with its labels
  *   labels:     URL | File/Blob | string[] (optional; "class N" otherwise)
  *   multilabel: true (sigmoid per class) | false (softmax) | undefined: read from the file's metadata
  *   inputSize:  [w, h] of the model input (default 224×224)
@@ -253,7 +255,10 @@ export async function toImageData(src, { maxSide = 2048 } = {}) {
  */
 export async function createGradCam({ model, labels, multilabel, inputSize, onProgress, engine, threads, signal } = {}) {
   if (!simdSupported()) fail('this browser does not support WebAssembly SIMD, which the engine needs (try a current Chrome, Edge, Firefox or Safari)');
-  if (!model) fail('no model given');
+  if (!model) { // the default, as the CLI's: the shapes model shipped with the engine
+    model = new URL('models/shapes/resnet18-shapes.safetensors', import.meta.url);
+    labels ??= new URL('models/shapes/labels.txt', import.meta.url);
+  }
   const workerUrl = new URL('worker.js', import.meta.url);
   // The threaded engine needs SharedArrayBuffer, i.e. a cross-origin isolated page (COOP + COEP
   // headers, as scripts/serve sends); it is tried first there and the plain one is the fallback
@@ -327,9 +332,12 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
   const named = (t) => ({ index: t.index, label: labelList[t.index], prob: t.prob });
   let size = [info.width, info.height];
 
-  const send = async (imageData) => {
+  // The pixels for the worker: a copy of the caller's ImageData unless transfer (then its buffer moves
+  // and the ImageData is detached); an ImageData decoded here is ours to hand over.
+  const send = async (imageData, transfer = false) => {
     const d = await toImageData(imageData);
-    return { pixels: d.data.buffer, width: d.width, height: d.height };
+    const own = transfer || d !== imageData;
+    return { pixels: own ? d.data.buffer : d.data.buffer.slice(0), width: d.width, height: d.height };
   };
 
   const api = {
@@ -346,8 +354,9 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     },
 
     // → {top: [{index, label, prob}] (≤ 5, best first), probs: Float32Array, timings}
-    async classify(imageData) {
-      const img = await send(imageData);
+    // transfer: hand the ImageData's buffer to the worker instead of copying it (it is detached after).
+    async classify(imageData, { transfer = false } = {}) {
+      const img = await send(imageData, transfer);
       const r = await call('classify', { ...img, wantProbs: true }, [img.pixels]);
       return { top: r.top.map(named), probs: new Float32Array(r.probs), timings: r.timings };
     },
@@ -387,12 +396,12 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
       classIndex = -1, layer = 'layer4', alpha = 0.5, overlay = true, heatmap = true, cam = true, method = 'gradcam',
       eigenSmooth = false, augSmooth = false, metrics = false, roadPercentiles, roadNoise = 0.01, onProgress, signal,
       colormap = '', mode = 'blended_heat_map', grey = false, sign = 'positive', scale = 'normalised', interp = 'linear',
-      atInputSize = false,
+      atInputSize = false, transfer = false,
     } = {}) {
       if (signal?.aborted) throw abortError();
       if (colormap) oneOf('colormap', colormap, COLORMAPS);
       oneOf('mode', mode, MODES); oneOf('sign', sign, SIGNS); oneOf('scale', scale, SCALES); oneOf('interp', interp, INTERPS);
-      const img = imageData ? await send(imageData) : {};
+      const img = imageData ? await send(imageData, transfer) : {};
       const r = await call('explain', {
         ...img, classIndex, layer: layerList(layer).join(','), alpha, overlay, heatmap, cam, wantProbs: true, method,
         eigenSmooth: !!eigenSmooth, augSmooth: !!augSmooth, metrics: !!metrics,

@@ -235,3 +235,26 @@ test('<grad-cam-viewer colormap mode> redraws without recomputing, like the CLI'
   assert.ok(d <= 1, `viewer heat_map, sign negative differs from the CLI's by ${d}`);
   assert.equal(b.detail.legend, ref.json.legend);
 });
+
+test('API: createGradCam() without a model loads the shapes model; classify(img) then explain(img) reuse one ImageData', { timeout: T, skip }, async () => {
+  await page.goto(srv.url);
+  const r = await page.evaluate(async () => {
+    const { createGradCam, toImageData } = await import('./gradcam.js');
+    const gc = await createGradCam();
+    try {
+      const img = await toImageData(await (await fetch('samples/shapes-1.png')).blob());
+      const c = await gc.classify(img);
+      const e = await gc.explain(img); // the same ImageData: copied, not transferred, by default
+      const kept = img.data.length;
+      await gc.classify(img, { transfer: true });
+      return { n: gc.numClasses, label: gc.labels[0], top: c.top[0].index, cls: e.classIndex, kept, after: img.data.length };
+    } finally {
+      gc.dispose();
+    }
+  });
+  assert.equal(r.n, 8);
+  assert.notEqual(r.label, 'class 0', 'the shapes model\'s labels come with it');
+  assert.equal(r.cls, r.top);
+  assert.equal(r.kept, 224 * 224 * 4, 'the caller\'s ImageData is still whole after classify + explain');
+  assert.equal(r.after, 0, 'transfer: true hands the buffer over');
+});

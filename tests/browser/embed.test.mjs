@@ -81,21 +81,25 @@ test('gradcam.js API: classify/explain/dispose with each engine equal the CLI', 
       const c = await gc.classify(await toImageData(blob));
       const img = await toImageData(blob);
       const e = await gc.explain(img, { classIndex: 282, layer: 'layer3', alpha: 0.5 });
-      const detached = img.data.length === 0; // transferred, not copied
+      const kept = img.data.length === 224 * 224 * 4; // copied by default: the caller's ImageData stays whole
+      const img2 = await toImageData(blob);
+      await gc.explain(img2, { classIndex: 282, layer: 'layer3', transfer: true });
+      const detached = img2.data.length === 0; // {transfer: true}: handed over, not copied
       let badLayer = '';
       await gc.explain(null, { layer: 'layer9' }).catch((err) => { badLayer = err.message; });
       const again = await gc.explain(null, { classIndex: 282, layer: 'layer3' }); // still usable after an error
       gc.dispose();
       let afterDispose = '';
       await gc.classify(await toImageData(blob)).catch((err) => { afterDispose = err.message; });
-      return { engine: gc.engine, top: c.top, numClasses: gc.numClasses, label: e.label, detached, badLayer, afterDispose,
+      return { engine: gc.engine, top: c.top, numClasses: gc.numClasses, label: e.label, kept, detached, badLayer, afterDispose,
         same: again.overlay.data.every((v, i) => v === e.overlay.data[i]), overlay: Array.from(e.overlay.data), w: e.width, h: e.height };
     }, threads);
     assert.equal(r.engine, threads === 1 ? 'gradcam-engine.js' : 'gradcam-engine-mt.js');
     assert.deepEqual(r.top.map((t) => t.index), refTop.map((t) => t.index));
     assert.equal(r.numClasses, 1000);
     assert.equal(r.label, 'tiger cat');
-    assert.ok(r.detached, 'the ImageData buffer was transferred to the worker');
+    assert.ok(r.kept, 'the ImageData was copied, not transferred, by default');
+    assert.ok(r.detached, 'with transfer: true the ImageData buffer was handed to the worker');
     assert.match(r.badLayer, /^unknown layer 'layer9'/);
     assert.ok(r.same);
     assert.match(r.afterDispose, /disposed/);

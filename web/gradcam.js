@@ -13,8 +13,8 @@
 //   const tiles = await gc.compare(null, { by: 'layers', items: ['layer3', 'layer4'] }); // a compare grid
 //   gc.dispose();
 //
-// Every instance owns one worker (worker.js) holding the WebAssembly engine and the model, so the page
-// never blocks. Pixels are copied to the worker, so the ImageData you pass stays usable (classify(img)
+// Every instance talks to a worker (worker.js) holding the WebAssembly engine and the model, so the page
+// never blocks: its own, or, with {shared: true}, one worker per model for the whole page. Pixels are copied to the worker, so the ImageData you pass stays usable (classify(img)
 // then explain(img) works); {transfer: true} hands its buffer over instead (no copy; the ImageData is
 // detached afterwards). explain(null, ...) re-explains the last image without sending it again (other
 // class, layer or opacity). createGradCam() with no model loads the offline shapes model shipped beside
@@ -242,33 +242,13 @@ export async function toImageData(src, { maxSide = 2048 } = {}) {
 
 // ---- the instance -------------------------------------------------------------------------------------
 
-/**
- * createGradCam({model, labels, multilabel, inputSize, onProgress, threads, engine, signal})
- *   model:      URL (same-origin) | File/Blob | ArrayBuffer of .safetensors or .pth weights; default:
- *               the offline shapes model beside this module (models/shapes/), with its labels
- *   labels:     URL | File/Blob | string[] (optional; "class N" otherwise)
- *   multilabel: true (sigmoid per class) | false (softmax) | undefined: read from the file's metadata
- *   inputSize:  [w, h] of the model input (default 224×224)
- *   onProgress: (loaded, total, fromCache) while the weights download
- *   threads:    threads for the threaded engine (default: one per core); 1 = the plain engine
- *   engine:     URL of the engine's JS glue, relative to this module (default: chosen as above)
- */
-export async function createGradCam({ model, labels, multilabel, inputSize, onProgress, engine, threads, signal } = {}) {
-  if (!simdSupported()) fail('this browser does not support WebAssembly SIMD, which the engine needs (try a current Chrome, Edge, Firefox or Safari)');
-  if (!model) { // the default, as the CLI's: the shapes model shipped with the engine
-    model = new URL('models/shapes/resnet18-shapes.safetensors', import.meta.url);
-    labels ??= new URL('models/shapes/labels.txt', import.meta.url);
-  }
-  const workerUrl = new URL('worker.js', import.meta.url);
-  // The threaded engine needs SharedArrayBuffer, i.e. a cross-origin isolated page (COOP + COEP
-  // headers, as scripts/serve sends); it is tried first there and the plain one is the fallback
-  // (a site built without threads answers 404 for it, once per instance).
-  const engineNames = engine ? [engine] : globalThis.crossOriginIsolated && threads !== 1
-    ? ['gradcam-engine-mt.js', 'gradcam-engine.js'] : ['gradcam-engine.js'];
-  const engineUrls = engineNames.map((n) => new URL(n, import.meta.url).href);
-  const [weights, names] = await Promise.all([bytesOf(model, { onProgress, signal }), labelsOf(labels, { signal })]);
-  const st = toSafetensors(weights);
+// ---- the engine: one worker holding one model, for one or more instances -------------------------------
 
+// Start a worker with the engine and the model (weights: safetensors bytes, handed over). Returns
+// {info: {numClasses, engine}, call(op, args, transfer, {onProgress, signal}), dead (getter), die(msg)}.
+// onDeath(msg) runs once when the worker is gone (crashed, or ended with die).
+async function startEngine({ engineUrls, threads, weights, multilabel, width, height, onDeath }) {
+  const workerUrl = new URL('worker.js', import.meta.url);
   // The worker starts from a blob: URL that only imports worker.js. A worker loaded straight from its
   // URL gets the CSP of *its own response* (none, on a plain static host), not the page's: it could
   // connect anywhere. A blob: worker inherits the page's policy (connect-src 'self' etc.), so the
@@ -279,10 +259,12 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
   const pending = new Map();
   let nextId = 1, dead = null;
   const die = (msg) => {
+    if (dead) return;
     dead = msg;
     for (const { reject } of [...pending.values()]) reject(new Error(msg));
     pending.clear();
     worker.terminate();
+    onDeath?.(msg);
   };
   worker.onmessage = (e) => {
     const { id, ok, result, error, aborted, progress } = e.data;
@@ -316,21 +298,122 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
       worker.postMessage({ id, op, ...args }, transfer);
     });
   };
-
-  const ml = multilabel === true ? 1 : multilabel === false ? 0 : -1;
-  const [w, h] = inputSize || [224, 224];
   let info;
   try {
-    info = await call('init', { engineUrls, threads, weights: st, multilabel: ml, width: w, height: h }, [st]);
+    info = await call('init', { engineUrls, threads, weights, multilabel, width, height }, [weights]);
   } catch (e) {
     die('disposed');
     fail(e);
+  }
+  return { info, call, die, get dead() { return dead; } };
+}
+
+// createGradCam({shared: true}) engines, by model URL + multilabel + threads + engine: each entry is
+// {promise (of startEngine's result), refs (instances holding it), listeners (download progress)}.
+const sharedEngines = new Map();
+const sharedLabels = new Map(); // labels URL → promise of the parsed list, for shared instances
+let nextClient = 1;
+
+// p, or an AbortError as soon as signal aborts (p itself goes on: others may be waiting for it).
+const orAbort = (p, signal) => (!signal ? p : new Promise((resolve, reject) => {
+  if (signal.aborted) return reject(abortError());
+  const onAbort = () => reject(abortError());
+  signal.addEventListener('abort', onAbort, { once: true });
+  p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+}));
+
+/**
+ * createGradCam({model, labels, multilabel, inputSize, onProgress, threads, engine, signal, shared})
+ *   model:      URL (same-origin) | File/Blob | ArrayBuffer of .safetensors or .pth weights; default:
+ *               the offline shapes model beside this module (models/shapes/), with its labels
+ *   labels:     URL | File/Blob | string[] (optional; "class N" otherwise)
+ *   multilabel: true (sigmoid per class) | false (softmax) | undefined: read from the file's metadata
+ *   inputSize:  [w, h] of the model input (default 224×224)
+ *   onProgress: (loaded, total, fromCache) while the weights download
+ *   threads:    threads for the threaded engine (default: one per core); 1 = the plain engine
+ *   engine:     URL of the engine's JS glue, relative to this module (default: chosen as above)
+ *   shared:     true: instances of this page with the same model URL, multilabel, threads and engine
+ *               share one worker and one copy of the model (fetched once, held once; <grad-cam-viewer>
+ *               does this). Each keeps its own image, input size and explanation; their jobs queue in
+ *               the worker (one instance's explain never cancels another's). dispose() drops one
+ *               reference; the worker ends with the last. Weights given as bytes are never shared.
+ */
+export async function createGradCam({ model, labels, multilabel, inputSize, onProgress, engine, threads, signal, shared = false } = {}) {
+  if (!simdSupported()) fail('this browser does not support WebAssembly SIMD, which the engine needs (try a current Chrome, Edge, Firefox or Safari)');
+  if (!model) { // the default, as the CLI's: the shapes model shipped with the engine
+    model = new URL('models/shapes/resnet18-shapes.safetensors', import.meta.url);
+    labels ??= new URL('models/shapes/labels.txt', import.meta.url);
+  }
+  // The threaded engine needs SharedArrayBuffer, i.e. a cross-origin isolated page (COOP + COEP
+  // headers, as scripts/serve sends); it is tried first there and the plain one is the fallback
+  // (a site built without threads answers 404 for it, once per engine).
+  const engineNames = engine ? [engine] : globalThis.crossOriginIsolated && threads !== 1
+    ? ['gradcam-engine-mt.js', 'gradcam-engine.js'] : ['gradcam-engine.js'];
+  const engineUrls = engineNames.map((n) => new URL(n, import.meta.url).href);
+  const ml = multilabel === true ? 1 : multilabel === false ? 0 : -1;
+  const [w, h] = inputSize || [224, 224];
+  const byUrl = typeof model === 'string' || model instanceof URL;
+  const key = shared && byUrl ? JSON.stringify([new URL(String(model), document.baseURI).href, ml, threads ?? null, engineUrls]) : null;
+  const start = (weights) => startEngine({
+    engineUrls, threads, weights: toSafetensors(weights), multilabel: ml, width: w, height: h,
+    // a crashed shared worker leaves the map, so that the next instance starts a fresh one
+    onDeath: () => { if (key && sharedEngines.get(key)?.core?.dead) sharedEngines.delete(key); },
+  });
+  let core = null, entry = null, names;
+  if (key) {
+    entry = sharedEngines.get(key);
+    if (!entry) {
+      const e = entry = { refs: 0, listeners: new Set(), core: null, promise: null };
+      const fan = (l, t, c) => { for (const f of e.listeners) try { f(l, t, c); } catch { /* the caller's */ } };
+      e.promise = bytesOf(model, { onProgress: fan }).then(start).then((c) => (e.core = c));
+      e.promise.catch(() => { if (sharedEngines.get(key) === e) sharedEngines.delete(key); });
+      sharedEngines.set(key, e);
+    }
+    entry.refs++;
+    if (onProgress) entry.listeners.add(onProgress);
+    const lkey = typeof labels === 'string' || labels instanceof URL ? new URL(String(labels), document.baseURI).href : null;
+    let lp = lkey ? sharedLabels.get(lkey) : labelsOf(labels, {});
+    if (!lp) {
+      sharedLabels.set(lkey, lp = labelsOf(labels, {}));
+      lp.catch(() => sharedLabels.delete(lkey));
+    }
+    try {
+      [core, names] = await orAbort(Promise.all([entry.promise, lp]), signal);
+    } catch (e) {
+      if (--entry.refs === 0 && entry.core) { sharedEngines.delete(key); entry.core.die('disposed'); }
+      throw e;
+    } finally {
+      entry.listeners.delete(onProgress);
+    }
+  } else {
+    const [weights, n] = await Promise.all([bytesOf(model, { onProgress, signal }), labelsOf(labels, { signal })]);
+    names = n;
+    core = await start(weights);
+  }
+  const info = core.info;
+  const client = nextClient++;
+  let disposed = null;
+  const call = (op, args = {}, transfer = [], opts = {}) => (disposed ? Promise.reject(new Error(disposed))
+    : core.call(op, { client, ...args }, transfer, opts));
+  // The client's first message: it joins the worker at its input size (checked by the engine).
+  try {
+    await call('setInputSize', { width: w, height: h });
+  } catch (e) {
+    release();
+    fail(e);
+  }
+  // This instance lets go of its engine: the worker ends when no instance holds it any more.
+  function release() {
+    if (!key) return core.die(disposed || 'disposed');
+    if (--entry.refs > 0) return;
+    if (sharedEngines.get(key) === entry) sharedEngines.delete(key);
+    core.die(disposed || 'disposed');
   }
   const n = info.numClasses;
   const labelList = names && names.length === n ? names : Array.from({ length: n }, (_, i) => `class ${i}`);
   const labelsMatched = !names || names.length === n;
   const named = (t) => ({ index: t.index, label: labelList[t.index], prob: t.prob });
-  let size = [info.width, info.height];
+  let size = [w, h];
 
   // The pixels for the worker: a copy of the caller's ImageData unless transfer (then its buffer moves
   // and the ImageData is detached); an ImageData decoded here is ours to hand over.
@@ -344,7 +427,8 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     numClasses: n,
     labels: labelList,
     labelsMatched, // false: the labels file had another count than the model's classes
-    get dead() { return dead; }, // null while usable; else why not (worker crashed, disposed)
+    get dead() { return disposed || core.dead; }, // null while usable; else why not (worker crashed, disposed)
+    shared: !!key, // one worker and model copy with the page's other instances of the same model
     engine: info.engine.split('/').pop(), // the engine that runs: gradcam-engine(-mt).js
     get inputSize() { return size.slice(); },
 
@@ -474,11 +558,11 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
 
     // Later calls reject at once; the worker frees the model, then ends (its memory goes with it).
     dispose() {
-      if (dead) return;
-      const bye = call('dispose');
-      dead = 'this GradCam instance was disposed';
-      const end = () => die(dead);
-      bye.then(end, end);
+      if (disposed || core.dead) return;
+      disposed = 'this GradCam instance was disposed';
+      let once = false;
+      const end = () => { if (!once) { once = true; release(); } };
+      core.call('dispose', { client }).then(end, end);
       setTimeout(end, 1000);
     },
   };

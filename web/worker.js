@@ -1,20 +1,27 @@
-// worker.js: the classic worker that owns one engine instance (gradcam-engine.js/.wasm) and one model.
+// worker.js: the classic worker that owns one engine instance (gradcam-engine.js/.wasm) and one model,
+// shared by one or more clients (gradcam.js instances: every viewer of a page that names the same model
+// uses this one worker, so the weights are fetched once and held once).
 //
 // It is classic, not a module worker, because the emscripten glue (MODULARIZE, not ES6) is loaded with
 // importScripts. gradcam.js (the public API) is the only thing that talks to it, with messages
-//   {id, op, ...args}  →  {id, ok: true, result} | {id, ok: false, error: "one line", aborted?: true}
+//   {id, op, client, ...args}  →  {id, ok: true, result} | {id, ok: false, error: "one line", aborted?: true}
 //   and, while an explain runs, {id, progress} (0..1) between its steps
-// handled one job after another. Pixels arrive as transferred ArrayBuffers, are copied once into
-// the wasm heap (and kept there, so a re-explain with another class or layer needs no pixels), and the
-// results are copied out of the heap once into fresh buffers that are transferred back.
+// handled one job after another. `client` names the instance a job is for: each client has its own
+// image, input size and finished explanation; the model and the engine's buffers are shared. Pixels
+// arrive as transferred ArrayBuffers, are copied once into the wasm heap (and kept there, per client,
+// so a re-explain with another class or layer needs no pixels), and the results are copied out of the
+// heap once into fresh buffers that are transferred back. The engine context holds the network state of
+// one image at a time (`owner`): a client whose image is not the one in the context gets it classified
+// again from its stored pixels first (the same numbers; one forward pass).
 //
 // An explanation is an engine job run in steps of ~50 ms (_gc_js_step): Score-CAM is one network pass
 // per channel, ~40 s at layer4. Between steps the worker posts progress and yields to its event loop,
 // so that two messages are seen while a job runs, on arrival (not queued behind it):
 //   {op: 'cancel', id}   stops explain `id` (_gc_js_cancel at once; the engine restores its state) and
 //                        answers it {ok: false, aborted: true, error: 'cancelled'}; a queued one never runs
-//   {op: 'explain', ...} the newest request wins: it cancels the running explain (and any queued one)
-//                        first, which are answered {aborted: true, error: 'cancelled: ...'}
+//   {op: 'explain', ...} the newest request of a client wins: it cancels that client's running explain
+//                        (and any queued one) first, which are answered {aborted: true, error: 'cancelled: ...'};
+//                        other clients' jobs are not touched (they wait their turn)
 // An explain that brings pixels stores them even when cancelled, so that a later explain(null) always
 // works on the last image sent. A finished explanation is kept: asking again for the same one (only
 // the style differs: opacity, colormap, display mode, greyscale) just draws it again, without running
@@ -25,11 +32,12 @@ let engine = null;   // the emscripten module, after init
 let engineUsed = ''; // its URL
 let ctx = 0;         // gc_js * (the context), 0 when no model
 let numClasses = 0;
-let inW = 224, inH = 224;
-// The image of the last classify, in the heap: explain() works on it without receiving pixels again.
-// `stale`: the input size changed since it was classified, so it must be classified again first.
-const img = { ptr: 0, w: 0, h: 0, stale: false };
-// What the engine's finished explanation is ({key, metrics}), null when there is none (or it is stale).
+// The clients: id → {ptr, w, h (the image of its last classify, in the heap: explain() works on it without
+// receiving pixels again), inW, inH (its model input size)}.
+const clients = new Map();
+let owner = null;          // the client whose image the context's network state belongs to
+let ctxW = 224, ctxH = 224; // the context's input size
+// What the engine's finished explanation is ({key, metrics}) for `owner`, null when there is none.
 let done = null;
 const STEP_MS = 50; // per step: short enough for a prompt Cancel, long enough to keep the overhead small
 // _gc_js_explain_begin's flags: bits 1..16, and the sign (0 positive, 1 negative, 2 all) from bit 5 on.
@@ -110,10 +118,35 @@ function lastError(ofCtx) {
 
 function dropContext() {
   done = null;
-  if (img.ptr) engine._free(img.ptr);
-  img.ptr = 0;
+  owner = null;
+  for (const c of clients.values()) if (c.ptr) engine._free(c.ptr);
+  clients.clear();
   if (ctx) engine._gc_js_destroy(ctx);
   ctx = 0;
+}
+
+function clientOf(id) {
+  if (!ctx) fail('no model loaded');
+  let c = clients.get(id);
+  if (!c) clients.set(id, c = { ptr: 0, w: 0, h: 0, inW: ctxW, inH: ctxH });
+  return c;
+}
+
+// The context at client c's input size (a change of size drops whatever network state it held).
+function sizeFor(c) {
+  if (ctxW === c.inW && ctxH === c.inH) return;
+  if (engine._gc_js_set_input_size(ctx, c.inW, c.inH) !== 0) fail(lastError(ctx));
+  ctxW = c.inW; ctxH = c.inH;
+  owner = null;
+  done = null;
+}
+
+// The context holding client c's image, classified (again, from its stored pixels, when another
+// client's image or another input size was there).
+function own(c) {
+  if (!c.ptr) fail('no image classified yet');
+  sizeFor(c);
+  if (owner !== c) classifyStored(c);
 }
 
 function lut(name) {
@@ -144,10 +177,11 @@ function topList() {
   return top;
 }
 
-function classifyStored() {
+function classifyStored(c) {
   done = null;
-  if (engine._gc_js_classify(ctx, img.ptr, img.w, img.h) !== 0) fail(lastError(ctx));
-  img.stale = false;
+  owner = null;
+  if (engine._gc_js_classify(ctx, c.ptr, c.w, c.h) !== 0) fail(lastError(ctx));
+  owner = c;
 }
 
 // The running engine job, step by step until done. A cancel arriving meanwhile (onmessage runs only
@@ -186,6 +220,7 @@ function readMetrics() {
 }
 
 const ops = {
+  // The engine and the model, once per worker (the first client's size is the context's first size).
   async init({ engineUrls, threads, weights, multilabel, width, height }) {
     const used = await loadEngine(engineUrls, threads);
     dropContext();
@@ -196,28 +231,35 @@ const ops = {
     ctx = engine._gc_js_create(p, bytes.byteLength, multilabel, width || 224, height || 224);
     if (!ctx) fail(lastError(0));
     numClasses = engine._gc_js_num_classes(ctx);
-    inW = width || 224; inH = height || 224;
-    return { numClasses, width: inW, height: inH, engine: used };
+    ctxW = width || 224; ctxH = height || 224;
+    return { numClasses, engine: used };
   },
 
-  setInputSize({ width, height }) {
-    if (!ctx) fail('no model loaded');
-    if (engine._gc_js_set_input_size(ctx, width, height) !== 0) fail(lastError(ctx));
-    inW = width; inH = height;
-    img.stale = true;
-    done = null;
-    return { width, height };
+  // A client joins (or changes its input size): the size is checked by the engine at once.
+  setInputSize({ client, width, height }) {
+    const c = clientOf(client);
+    const was = [c.inW, c.inH];
+    [c.inW, c.inH] = [width || 224, height || 224];
+    try {
+      sizeFor(c);
+    } catch (e) {
+      [c.inW, c.inH] = was;
+      throw e;
+    }
+    return { width: c.inW, height: c.inH };
   },
 
-  // pixels: RGBA [h][w][4] as an ArrayBuffer. Keeps the image for later explains.
-  classify({ pixels, width, height, wantProbs }) {
-    if (!ctx) fail('no model loaded');
+  // pixels: RGBA [h][w][4] as an ArrayBuffer. Keeps the image for the client's later explains.
+  classify({ client, pixels, width, height, wantProbs }) {
+    const c = clientOf(client);
     if (!(pixels instanceof ArrayBuffer) || pixels.byteLength !== width * height * 4) fail('bad pixel buffer');
-    if (img.ptr) engine._free(img.ptr);
-    img.ptr = 0;
-    img.ptr = copyIn(new Uint8Array(pixels));
-    img.w = width; img.h = height;
-    classifyStored();
+    if (owner === c) owner = null;
+    if (c.ptr) engine._free(c.ptr);
+    c.ptr = 0;
+    c.ptr = copyIn(new Uint8Array(pixels));
+    c.w = width; c.h = height;
+    sizeFor(c);
+    classifyStored(c);
     const out = { top: topList(), timings: timings() };
     const transfer = [];
     if (wantProbs) {
@@ -232,19 +274,20 @@ const ops = {
   // job.cancelled becomes a message when a cancel (or a newer explain) arrives.
   // The style (colormap: a name, '' = the default for the sign; mode: a MODES name; grey) only changes
   // how the finished explanation is drawn; sign, scale and interp change the map itself.
-  async explain({ pixels, width, height, classIndex, layer, alpha, overlay = true, heatmap = true, cam = true, wantProbs,
+  async explain({ client, pixels, width, height, classIndex, layer, alpha, overlay = true, heatmap = true, cam = true, wantProbs,
     method = 'gradcam', eigenSmooth = false, augSmooth = false, metrics = false, roadPercentiles = null, roadNoise = 0.01,
     colormap = '', mode = 'blended_heat_map', grey = false, sign = 'positive', scale = 'normalised', interp = 'linear',
     atInputSize = false }, job) {
-    if (!ctx) fail('no model loaded');
+    const c = clientOf(client);
     let classified = null, transfer = [];
-    if (pixels) [classified, transfer] = ops.classify({ pixels, width, height, wantProbs });
-    else if (!img.ptr) fail('no image to explain');
-    else if (img.stale) classifyStored();
+    if (pixels) [classified, transfer] = ops.classify({ client, pixels, width, height, wantProbs });
+    else if (!c.ptr) fail('no image to explain');
+    else own(c);
     if (job.cancelled) abort(job.cancelled);
     // atInputSize: the overlay at the model input size, on the image resized as for the network (the
     // CLI's compare-grid tiles); otherwise at the image's own size
-    const { w, h } = atInputSize ? { w: inW, h: inH } : img;
+    const [inW, inH] = [c.inW, c.inH];
+    const { w, h } = atInputSize ? { w: inW, h: inH } : c;
     const cls = classIndex == null ? -1 : classIndex;
     if (!Number.isInteger(cls) || cls < -1 || cls >= numClasses) fail(`class ${classIndex} out of range (0..${numClasses - 1})`);
     const a = alpha == null ? 0.5 : Number(alpha);
@@ -329,10 +372,8 @@ const ops = {
   },
 
   // The top 5 and the probabilities of the last image (for a compare grid of its top classes).
-  probs() {
-    if (!ctx) fail('no model loaded');
-    if (!img.ptr) fail('no image classified yet');
-    if (img.stale) classifyStored();
+  probs({ client }) {
+    own(clientOf(client));
     const probs = copyOut(engine._gc_js_probs(ctx), numClasses * 4);
     return [{ top: topList(), probs }, [probs]];
   },
@@ -344,8 +385,15 @@ const ops = {
     return [b, [b]];
   },
 
-  dispose() {
-    if (engine) dropContext();
+  // A client leaves: its image is freed (the model stays for the others; gradcam.js ends the worker
+  // when the last one has left).
+  dispose({ client }) {
+    const c = clients.get(client);
+    if (!c) return null;
+    if (owner === c) { owner = null; done = null; }
+    if (c.ptr) engine._free(c.ptr);
+    clients.delete(client);
+    if (!clients.size && engine) dropContext();
     return null;
   },
 };
@@ -372,7 +420,7 @@ self.onmessage = (e) => {
   }
   if (op === 'explain' || op === 'dispose') {
     const why = op === 'explain' ? 'cancelled: a newer explain replaced it' : 'cancelled: disposed';
-    for (const j of [current, ...jobs]) cancelJob(j, why);
+    for (const j of [current, ...jobs]) if (j && j.args.client === args.client) cancelJob(j, why);
   }
   jobs.push({ id, op, args, cancelled: null, stepping: false, engineCancelled: false });
   if (!current) pump();

@@ -109,6 +109,35 @@ export function simdSupported() {
   }
 }
 
+// Threads on a host that cannot send COOP/COEP (GitHub Pages and the like): registers the service worker
+// at swUrl (coi-sw.js, copied to the site's root: a service worker controls only the pages at or below
+// its folder; relative URLs are against the page), which adds the cross-origin isolation headers to
+// every same-origin response, then reloads the page once so that it is served through it. Resolves
+// true when the page is isolated already, false when it cannot be (no service workers, plain http,
+// the browser refused, or the reload already happened once in this tab and did not help); otherwise
+// it reloads the page and never resolves. Opt-in: call it before createGradCam, e.g.
+//   await crossOriginIsolate('/coi-sw.js');
+export async function crossOriginIsolate(swUrl = 'coi-sw.js') {
+  if (globalThis.crossOriginIsolated) return true;
+  if (!('serviceWorker' in navigator) || !globalThis.isSecureContext) return false;
+  const flag = 'gradcam-coi-reloaded';
+  try {
+    await navigator.serviceWorker.register(new URL(String(swUrl), document.baseURI).href);
+  } catch {
+    return false;
+  }
+  if (sessionStorage.getItem(flag)) return false; // reloaded once already: isolation did not take
+  sessionStorage.setItem(flag, '1');
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((resolve) => {
+      navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true });
+      setTimeout(resolve, 5000); // a worker that never takes control: reload anyway, once
+    });
+  }
+  location.reload();
+  return new Promise(() => {});
+}
+
 const oneLine = (e) => String((e && e.message) || e || 'unknown error').split('\n')[0];
 const fail = (msg) => { throw new Error(oneLine(msg)); };
 

@@ -1,0 +1,50 @@
+// coi.test.mjs: threads on a host that sends no COOP/COEP (GitHub Pages). scripts/serve runs with
+// GC_SERVE_ISOLATION=0; without opting in the page is not cross-origin isolated and runs the plain
+// engine; a page that calls crossOriginIsolate('coi-sw.js') is reloaded once through that service
+// worker and then runs the threaded engine, with the CLI's top-1.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import * as h from './helpers.mjs';
+
+let site, suite;
+
+before(async () => {
+  site = h.makeSite();
+  for (const f of ['coi-test.html', 'coi-test.js']) fs.copyFileSync(path.join(h.ROOT, 'tests', 'browser', 'fixtures', 'coi', f), path.join(site.dir, f));
+  process.env.GC_SERVE_ISOLATION = '0';
+  try {
+    suite = await h.openSuite(site.dir);
+  } finally {
+    delete process.env.GC_SERVE_ISOLATION;
+  }
+});
+
+after(async () => {
+  await h.closeSuite(suite);
+  site?.cleanup();
+});
+
+const result = async (page, url) => {
+  await page.goto(url);
+  await page.waitForFunction(() => window.result, null, { timeout: 120000 });
+  return page.evaluate(() => window.result);
+};
+
+test('no isolation headers: not isolated, the plain engine; coi-sw.js opted in: isolated, the threaded engine', { timeout: 240000 }, async () => {
+  const { page, srv } = suite;
+  const off = await result(page, `${srv.url}coi-test.html?off`);
+  assert.equal(off.error, undefined, off.error);
+  assert.deepEqual([off.before, off.isolated, off.engine], [false, false, 'gradcam-engine.js'], JSON.stringify(off));
+  const hasMt = fs.existsSync(path.join(site.dir, 'gradcam-engine-mt.wasm'));
+  const on = await result(page, `${srv.url}coi-test.html`);
+  assert.equal(on.error, undefined, on.error);
+  assert.equal(on.before, true, 'the reloaded page is isolated from its first script on');
+  assert.deepEqual([on.ok, on.isolated, on.controlled], [true, true, true], JSON.stringify(on));
+  assert.equal(on.engine, hasMt ? 'gradcam-engine-mt.js' : 'gradcam-engine.js');
+  const ref = h.cliTop(path.join(site.dir, 'samples', 'both.png'), site.st)[0];
+  assert.equal(on.top.index, ref.index);
+  assert.ok(Math.abs(on.top.prob - ref.prob) < 1e-5);
+  assert.equal(off.top.index, ref.index);
+});

@@ -12,7 +12,7 @@ let site, suite;
 
 before(async () => {
   site = h.makeSite();
-  for (const f of ['coi-test.html', 'coi-test.js']) fs.copyFileSync(path.join(h.ROOT, 'tests', 'browser', 'fixtures', 'coi', f), path.join(site.dir, f));
+  for (const f of ['coi-page.html', 'coi-page.js']) fs.copyFileSync(path.join(h.ROOT, 'tests', 'browser', 'fixtures', 'coi', f), path.join(site.dir, f));
   process.env.GC_SERVE_ISOLATION = '0';
   try {
     suite = await h.openSuite(site.dir);
@@ -34,11 +34,11 @@ const result = async (page, url) => {
 
 test('no isolation headers: not isolated, the plain engine; coi-sw.js opted in: isolated, the threaded engine', { timeout: 240000 }, async () => {
   const { page, srv } = suite;
-  const off = await result(page, `${srv.url}coi-test.html?off`);
+  const off = await result(page, `${srv.url}coi-page.html?off`);
   assert.equal(off.error, undefined, off.error);
   assert.deepEqual([off.before, off.isolated, off.engine], [false, false, 'gradcam-engine.js'], JSON.stringify(off));
   const hasMt = fs.existsSync(path.join(site.dir, 'gradcam-engine-mt.wasm'));
-  const on = await result(page, `${srv.url}coi-test.html`);
+  const on = await result(page, `${srv.url}coi-page.html`);
   assert.equal(on.error, undefined, on.error);
   assert.equal(on.before, true, 'the reloaded page is isolated from its first script on');
   assert.deepEqual([on.ok, on.isolated, on.controlled], [true, true, true], JSON.stringify(on));

@@ -44,8 +44,12 @@ gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
     ERR("no weights given");
     return NULL;
   }
+  /* GC_PROFILE: where start-up goes, one JSON line like the forward pass's (bench/startup.js) */
+  gc_prof p = {.on = gc_prof_wanted(), .pass = "create", .h = d->input_h, .w = d->input_w, .threads = 1};
+  if (p.on) p.t0 = p.t = gc_prof_now();
   gc_ctx *g = calloc(1, sizeof *g);
   const int bad = !g || gc_model_load(&g->model, d->weights, d->weights_size, err, errlen);
+  gc_prof_mark(&p, "weights", 0, 0); /* parse, check, F16 → F32, fold BatchNorm, OHWI */
   if (d->free_weights) free((void *)d->weights);
   if (bad) {
     if (!g) ERR("out of memory");
@@ -59,11 +63,16 @@ gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
     gc_model_free(&g->model); free(g);
     return NULL;
   }
+  p.threads = g->pool ? (int)pthreadpool_get_threads_count(g->pool) : 1;
 #endif
+  gc_prof_mark(&p, "threads", 0, 0);
   if (gc_net_create(&g->net, &g->model, g->pool, err, errlen)) {
     pthreadpool_destroy(g->pool); gc_model_free(&g->model); free(g);
     return NULL;
   }
+  double wino = g->net.create_wino_ms;
+  gc_prof_mark(&p, "operators", 0, 0);         /* XNNPACK operators (weight packing) + Winograd transforms */
+  if (p.on && p.n == 3) { p.ms[2] -= wino; p.ms[p.n] = wino; snprintf(p.name[p.n++], sizeof p.name[0], "winograd"); }
   int n = g->model.num_classes;
   g->probs = malloc(n * sizeof(float));
   g->dlogits = malloc(n * sizeof(float));
@@ -74,6 +83,7 @@ gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
     gc_destroy(g);
     return NULL;
   }
+  gc_prof_end(&p);
   return g;
 }
 
@@ -118,10 +128,15 @@ void gc_ctx_probs(const gc_ctx *g, const float *z, float *p) {
 static int shape_for(gc_ctx *g, int w, int h, char *err, size_t errlen) {
   gc_explain_abort(g);
   g->have_forward = 0;
+  gc_prof p;
+  gc_prof_begin(&p, "reshape", &g->net);
   if (gc_net_reshape(&g->net, h, w, err, errlen) || gc_grad_reshape(&g->grad, &g->net, err, errlen)) {
     g->net.in_h = g->net.in_w = 0; /* force a clean reshape next time */
     return -1;
   }
+  p.h = h; p.w = w;
+  gc_prof_mark(&p, "reshape", 0, 0); /* XNNPACK reshapes + the activation arena */
+  gc_prof_end(&p);
   return 0;
 }
 
@@ -281,6 +296,15 @@ EMSCRIPTEN_KEEPALIVE int gc_js_step(gc_js *j, double budget_ms) {
 }
 
 EMSCRIPTEN_KEEPALIVE double gc_js_progress(const gc_js *j) { return gc_explain_progress(j->g); }
+
+/* The finished explanation, kept aside (gc_cam_save: a viewer's, while other viewers use the context),
+ * and made current again after its image is classified again; NULL / -1 (err) on failure. */
+EMSCRIPTEN_KEEPALIVE gc_saved_cam *gc_js_save(gc_js *j) { return j->have_e ? gc_cam_save(j->g, &j->e) : NULL; }
+EMSCRIPTEN_KEEPALIVE int gc_js_restore(gc_js *j, const gc_saved_cam *s) {
+  j->have_e = s && !gc_cam_restore(j->g, s, &j->e, j->err, sizeof j->err);
+  return j->have_e ? 0 : -1;
+}
+EMSCRIPTEN_KEEPALIVE void gc_js_saved_free(gc_saved_cam *s) { gc_cam_saved_free(s); }
 EMSCRIPTEN_KEEPALIVE void gc_js_cancel(gc_js *j) { gc_explain_abort(j->g); j->have_e = 0; }
 
 EMSCRIPTEN_KEEPALIVE const int *gc_js_info(gc_js *j) {

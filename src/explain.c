@@ -437,6 +437,54 @@ int gc_cam_at(const gc_ctx *g, int w, int h, float *out, char *err, size_t errle
   return 0;
 }
 
+struct gc_saved_cam {
+  gc_explanation e;
+  float *cam, *cam_feat;
+  int cam_signed, cam_raw, cam_nearest;
+  gc_metrics metrics;
+};
+
+gc_saved_cam *gc_cam_save(const gc_ctx *g, const gc_explanation *e) {
+  if (!g->cam_fw || g->job) return NULL;
+  gc_saved_cam *s = calloc(1, sizeof *s);
+  const size_t n = (size_t)g->cam_w * g->cam_h, nf = (size_t)g->cam_fw * g->cam_fh;
+  if (!s || !(s->cam = malloc(n * sizeof(float))) || !(s->cam_feat = malloc(nf * sizeof(float)))) {
+    gc_cam_saved_free(s);
+    return NULL;
+  }
+  memcpy(s->cam, g->cam, n * sizeof(float));
+  memcpy(s->cam_feat, g->cam_feat, nf * sizeof(float));
+  s->e = *e;
+  s->e.cam = s->e.cam_feat = s->e.grad = NULL; s->e.gc = 0;
+  s->cam_signed = g->cam_signed; s->cam_raw = g->cam_raw; s->cam_nearest = g->cam_nearest;
+  if (e->metrics) s->metrics = *e->metrics;
+  return s;
+}
+
+int gc_cam_restore(gc_ctx *g, const gc_saved_cam *s, gc_explanation *out, char *err, size_t errlen) {
+  if (!g->have_forward || g->job) return ERR("no image classified yet");
+  if (s->e.w != g->net.x.w || s->e.h != g->net.x.h) return ERR("the saved explanation is for another input size");
+  const size_t n = (size_t)s->e.w * s->e.h, nf = (size_t)s->e.fw * s->e.fh;
+  float *c = realloc(g->cam, n * sizeof *c);
+  if (c) g->cam = c;
+  float *cf = c ? realloc(g->cam_feat, nf * sizeof *cf) : NULL;
+  if (!cf) return ERR("out of memory for the CAM");
+  g->cam_feat = cf;
+  memcpy(c, s->cam, n * sizeof *c);
+  memcpy(cf, s->cam_feat, nf * sizeof *cf);
+  g->cam_w = s->e.w; g->cam_h = s->e.h; g->cam_fw = s->e.fw; g->cam_fh = s->e.fh;
+  g->cam_signed = s->cam_signed; g->cam_raw = s->cam_raw; g->cam_nearest = s->cam_nearest;
+  *out = s->e;
+  out->cam = c; out->cam_feat = cf;
+  if (s->e.metrics) { g->metrics = s->metrics; out->metrics = &g->metrics; }
+  return 0;
+}
+
+void gc_cam_saved_free(gc_saved_cam *s) {
+  if (!s) return;
+  free(s->cam); free(s->cam_feat); free(s);
+}
+
 const char *gc_sign_name(int sign) {
   static const char *const names[] = {"positive", "negative", "all"};
   return sign >= 0 && sign <= GC_SIGN_ALL ? names[sign] : "?";

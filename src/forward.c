@@ -31,7 +31,7 @@
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
 double gc_prof_now(void) { return emscripten_get_now(); }
-static int profile_wanted(void) {
+int gc_prof_wanted(void) {
   return EM_ASM_INT({
     if (typeof Module === 'object' && Module['gcProfile']) return 1;
     return typeof process === 'object' && process.env && process.env['GC_PROFILE'] && process.env['GC_PROFILE'] !== '0' ? 1 : 0;
@@ -44,7 +44,7 @@ double gc_prof_now(void) {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
-static int profile_wanted(void) { const char *e = getenv("GC_PROFILE"); return e && *e && strcmp(e, "0"); }
+int gc_prof_wanted(void) { const char *e = getenv("GC_PROFILE"); return e && *e && strcmp(e, "0"); }
 #endif
 
 void gc_prof_begin(gc_prof *p, const char *pass, const gc_net *net) {
@@ -95,10 +95,12 @@ static int make_clamp(xnn_operator_t *op) {
 /* Transform c's weights for Winograd, then free the folded copy: the forward and the backward both
  * read the transformed one, and holding both would take 25/9 of the weights instead of 16/9. Every
  * 3x3 stride-1 conv of ResNet-18 qualifies (15 of the 20: 1.5 of 1.8 GMAC at 224x224). */
-static int make_wino(gc_wino *k, gc_conv *c) {
+static int make_wino(gc_wino *k, gc_conv *c, double *ms) {
+  double t = gc_prof_now();
   if (!gc_wino_supported(c) || gc_wino_init(k, c)) return -1;
   free(c->w);
   c->w = NULL;
+  *ms += gc_prof_now() - t;
   return 0;
 }
 
@@ -106,7 +108,7 @@ int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err,
   memset(net, 0, sizeof *net);
   net->model = m;
   net->pool = pool;
-  net->profile = profile_wanted();
+  net->profile = gc_prof_wanted();
   net->par = (gc_parallel){pool_run, pool, pool ? (int)pthreadpool_get_threads_count(pool) : 1};
   if (xnn_initialize(NULL) != xnn_status_success) return ERR("XNNPACK initialisation failed (no wasm SIMD?)");
   int bad = make_conv(&m->conv1, -INFINITY, &net->op_stem) || make_clamp(&net->op_relu);
@@ -114,8 +116,9 @@ int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err,
                                                  &net->op_pool) != xnn_status_success;
   for (int b = 0; b < 8 && !bad; b++) {
     gc_block *k = &m->blocks[b];
-    bad = (k->conv1.stride == 1 ? make_wino(&net->wino[b][0], &k->conv1) : make_conv(&k->conv1, 0.0f, &net->op_conv1[b])) ||
-          make_wino(&net->wino[b][1], &k->conv2) || (k->down.oc && make_conv(&k->down, -INFINITY, &net->op_down[b]));
+    bad = (k->conv1.stride == 1 ? make_wino(&net->wino[b][0], &k->conv1, &net->create_wino_ms)
+                                : make_conv(&k->conv1, 0.0f, &net->op_conv1[b])) ||
+          make_wino(&net->wino[b][1], &k->conv2, &net->create_wino_ms) || (k->down.oc && make_conv(&k->down, -INFINITY, &net->op_down[b]));
   }
   bad = bad || xnn_create_fully_connected_nc_f32(GC_FEAT, m->num_classes, GC_FEAT, m->num_classes, m->fc_w, m->fc_b,
                                                  -INFINITY, INFINITY, 0, NULL, NULL, &net->op_fc) != xnn_status_success;

@@ -31,6 +31,7 @@ typedef struct gc_net {
   const gc_model *model;
   struct pthreadpool *pool;        /* NULL: run on the calling thread */
   int profile;                     /* print per-operator times (GC_PROFILE=1, see forward.c) */
+  double create_wino_ms;           /* of gc_net_create's time, the Winograd weight transforms */
   int in_h, in_w;                  /* shape the operators are reshaped for (0: none yet) */
   /* ---- activations, valid after gc_net_forward ---- */
   gc_tensor x;                     /* normalised input                    [H][W][3]     */
@@ -66,6 +67,7 @@ void gc_prof_begin(gc_prof *p, const char *pass, const gc_net *net);
 void gc_prof_mark(gc_prof *p, const char *fmt, int a, int b);
 void gc_prof_end(gc_prof *p);
 double gc_prof_now(void);
+int gc_prof_wanted(void);          /* GC_PROFILE set (Node) or Module.gcProfile (a page) */
 
 /* Create the operators for model m (which must outlive the net). The folded weights (w) of every conv
  * that runs as Winograd are transformed and then freed from m (set to NULL): nothing reads them again.

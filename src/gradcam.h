@@ -129,6 +129,16 @@ int gc_explain_step(gc_ctx *g, double budget_ms, gc_explanation *out, char *err,
 double gc_explain_progress(const gc_ctx *g);   /* 0..1 of the running job                          */
 void gc_explain_abort(gc_ctx *g);
 
+/* A finished explanation kept aside and made current again later, so that one context can serve
+ * several callers (the page's worker: every viewer of a model shares one context) and a change of
+ * style still only redraws. gc_cam_save copies the maps (not the gradient: the restored explanation's
+ * grad is NULL) and the metrics; gc_cam_restore needs the same image classified (gc_classify) again
+ * first, which is the caller's to ensure, and refills out. NULL / -1 on failure (out of memory). */
+typedef struct gc_saved_cam gc_saved_cam;
+gc_saved_cam *gc_cam_save(const gc_ctx *g, const gc_explanation *e);
+int gc_cam_restore(gc_ctx *g, const gc_saved_cam *s, gc_explanation *out, char *err, size_t errlen);
+void gc_cam_saved_free(gc_saved_cam *s);
+
 /* What the CAM's numbers mean, for a legend: "normalised, positive: 0 .. 1", "raw, all: -1.61 .. 1.61"
  * (the two ends of the colour bar gc_cam_at's display map is drawn with). */
 void gc_legend_text(const gc_explanation *e, char *buf, size_t n);

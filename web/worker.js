@@ -37,8 +37,11 @@ let numClasses = 0;
 const clients = new Map();
 let owner = null;          // the client whose image the context's network state belongs to
 let ctxW = 224, ctxH = 224; // the context's input size
-// What the engine's finished explanation is ({key, metrics}) for `owner`, null when there is none.
-let done = null;
+// The client whose finished explanation is the engine's current one (it draws from that), or null. Each
+// client keeps its last one as c.done = {key, metrics, saved}: saved is a copy in the heap
+// (_gc_js_save), put back (_gc_js_restore, after classifying its image again if another client's was
+// there) when only its style changes, so that a redraw never runs the method again.
+let live = null;
 const STEP_MS = 50; // per step: short enough for a prompt Cancel, long enough to keep the overhead small
 // _gc_js_explain_begin's flags: bits 1..16, and the sign (0 positive, 1 negative, 2 all) from bit 5 on.
 const FLAGS = { eigenSmooth: 1, augSmooth: 2, metrics: 4, raw: 8, nearest: 16 };
@@ -116,10 +119,19 @@ function lastError(ofCtx) {
   return engine.UTF8ToString(engine._gc_js_error(ofCtx)) || 'unknown engine error';
 }
 
+function forget(c) { // the client's kept explanation
+  if (c.done?.saved) engine._gc_js_saved_free(c.done.saved);
+  c.done = null;
+  if (live === c) live = null;
+}
+
 function dropContext() {
-  done = null;
+  live = null;
   owner = null;
-  for (const c of clients.values()) if (c.ptr) engine._free(c.ptr);
+  for (const c of clients.values()) {
+    forget(c);
+    if (c.ptr) engine._free(c.ptr);
+  }
   clients.clear();
   if (ctx) engine._gc_js_destroy(ctx);
   ctx = 0;
@@ -128,7 +140,7 @@ function dropContext() {
 function clientOf(id) {
   if (!ctx) fail('no model loaded');
   let c = clients.get(id);
-  if (!c) clients.set(id, c = { ptr: 0, w: 0, h: 0, inW: ctxW, inH: ctxH });
+  if (!c) clients.set(id, c = { ptr: 0, w: 0, h: 0, inW: ctxW, inH: ctxH, done: null });
   return c;
 }
 
@@ -138,7 +150,7 @@ function sizeFor(c) {
   if (engine._gc_js_set_input_size(ctx, c.inW, c.inH) !== 0) fail(lastError(ctx));
   ctxW = c.inW; ctxH = c.inH;
   owner = null;
-  done = null;
+  live = null;
 }
 
 // The context holding client c's image, classified (again, from its stored pixels, when another
@@ -178,7 +190,7 @@ function topList() {
 }
 
 function classifyStored(c) {
-  done = null;
+  live = null; // the engine's current explanation goes with its classification
   owner = null;
   if (engine._gc_js_classify(ctx, c.ptr, c.w, c.h) !== 0) fail(lastError(ctx));
   owner = c;
@@ -242,6 +254,7 @@ const ops = {
     [c.inW, c.inH] = [width || 224, height || 224];
     try {
       sizeFor(c);
+      if (c.inW !== was[0] || c.inH !== was[1]) forget(c); // its explanation was at the old size
     } catch (e) {
       [c.inW, c.inH] = was;
       throw e;
@@ -254,6 +267,7 @@ const ops = {
     const c = clientOf(client);
     if (!(pixels instanceof ArrayBuffer) || pixels.byteLength !== width * height * 4) fail('bad pixel buffer');
     if (owner === c) owner = null;
+    forget(c); // new pixels (or a new size): its last explanation is no longer of this image
     if (c.ptr) engine._free(c.ptr);
     c.ptr = 0;
     c.ptr = copyIn(new Uint8Array(pixels));
@@ -318,8 +332,13 @@ const ops = {
       // The style first: an unknown colormap fails before any work is done.
       bufs.cmap = cString(String(colormap || ''));
       if (engine._gc_js_set_style(ctx, bufs.cmap, modeIndex, grey ? 1 : 0) !== 0) fail(lastError(ctx));
-      if (!(done && done.key === key && (done.metrics || !metrics))) {
-        done = null;
+      const kept = c.done && c.done.key === key && (c.done.metrics || !metrics);
+      if (kept && live !== c) {
+        own(c);
+        if (engine._gc_js_restore(ctx, c.done.saved) === 0) live = c;
+      }
+      if (!(kept && live === c)) {
+        forget(c);
         reused = false;
         bufs.layer = cString(name);
         bufs.method = cString(mname);
@@ -328,11 +347,14 @@ const ops = {
           if (!bufs.pct) fail('out of memory in the engine');
           engine.HEAP32.set(pct, bufs.pct >> 2);
         }
+        live = null; // beginning a job ends the engine's current explanation, whoever's it was
         if (engine._gc_js_explain_begin(ctx, cls, bufs.layer, bufs.method, flags, bufs.pct, pct ? pct.length : 0, noise) !== 0) {
           fail(lastError(ctx));
         }
         await runSteps(job);
-        done = { key, metrics: !!metrics };
+        live = c;
+        c.done = { key, metrics: !!metrics, saved: engine._gc_js_save(ctx) }; // saved 0 (no memory): recomputed next time
+        if (!c.done.saved) c.done = null;
       }
       if (atInputSize && (heatmap || cam || !overlay)) fail('atInputSize draws the overlay only');
       if (overlay) bufs.overlay = engine._malloc(w * h * 4);
@@ -390,7 +412,8 @@ const ops = {
   dispose({ client }) {
     const c = clients.get(client);
     if (!c) return null;
-    if (owner === c) { owner = null; done = null; }
+    if (owner === c) owner = null;
+    forget(c);
     if (c.ptr) engine._free(c.ptr);
     clients.delete(client);
     if (!clients.size && engine) dropContext();

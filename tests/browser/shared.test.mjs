@@ -30,12 +30,17 @@ const weightFetches = () => requests.filter((r) => r.method === 'GET' && /seeded
 
 test('shared instances: one download, one worker, and each instance its own image and explanation', { timeout: 180000 }, async () => {
   await page.evaluate(async () => {
+    // Count the workers gradcam.js starts (the engine's own pthread workers are started inside it).
+    const W = window.Worker;
+    window.workersStarted = 0;
+    window.Worker = class extends W { constructor(...a) { super(...a); window.workersStarted++; } };
     const g = await import('./gradcam.js');
     const opts = { model: 'models/test/seeded.safetensors', labels: 'models/test/labels.txt', threads: 1 };
     // Three at once: they must join one download and one engine.
     window.keep = await Promise.all([1, 2, 3].map(() => g.createGradCam({ ...opts, shared: true })));
   });
   assert.equal(weightFetches(), 1, JSON.stringify(requests.filter((q) => /safetensors/.test(q.url))));
+  assert.equal(await page.evaluate(() => window.workersStarted), 1, 'one worker for the three instances');
   const r = await page.evaluate(async () => {
     const g = await import('./gradcam.js');
     const img = async (f) => g.toImageData(await (await fetch(f)).blob());
@@ -57,7 +62,10 @@ test('shared instances: one download, one worker, and each instance its own imag
     // A third instance with another input size, between the other two.
     await s3.setInputSize(160, 160);
     const small = await s3.explain(a, {});
-    const again1 = pick(await s1.explain(null, { layer: 'layer3' }));
+    // s1's explanation again, only in another style, after s2 and s3 used the engine: redrawn from
+    // what s1 kept, not computed again.
+    const restyled = await s1.explain(null, { method: 'gradcam++', colormap: 'viridis' }); // s1's last: c1
+    const again1 = { ...pick(await s1.explain(null, { layer: 'layer3' })), reused: restyled.reused, restyledCam: Array.from(restyled.cam) };
     solo.dispose();
     const workers = [s1, s2, s3].map((s) => s.shared);
     window.keep = { s1, s2, s3 };
@@ -72,9 +80,11 @@ test('shared instances: one download, one worker, and each instance its own imag
   }
   assert.notDeepEqual(r.e1.cam, r.e2.cam);
   assert.deepEqual(r.again1.cam, r.e1.cam, 's1 again after s2 and s3 used the engine');
+  assert.deepEqual(r.again1.overlay, r.e1.overlay);
+  assert.equal(r.again1.reused, true, "a style change of s1's explanation after other instances ran: a redraw only");
+  assert.deepEqual(r.again1.restyledCam, r.c1.cam);
   assert.deepEqual(r.small, [160, 160]);
-  const ws = page.workers().filter((w) => !/engine-mt/.test(w.url()));
-  assert.ok(ws.length <= 2, `workers: ${ws.map((w) => w.url())}`); // the shared one (+ the solo one, ending)
+  assert.equal(await page.evaluate(() => window.workersStarted), 2, 'the shared worker and the solo one');
 });
 
 test('dispose lets go of one reference; the worker ends with the last, and a new instance starts afresh', { timeout: 120000 }, async () => {

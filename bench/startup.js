@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// bench/startup.js [--runs N] [--models shapes,seeded] [--threads 1,2] [--cli]: where the time before
+// the first heatmap goes, under Node (the CLI's path). Figures only.
+// Each run is a fresh Node process (nothing warm but the OS file cache), configurations alternating:
+//   boot       process start → this script running (Node itself)
+//   engine     loading the glue + compiling and instantiating the .wasm (+ starting the thread pool's
+//              workers for the threaded engine)
+//   read       reading the weights file
+//   create     gc_js_create, split by the engine's own GC_PROFILE timers into weights (parse, check,
+//              F16 → F32, BatchNorm fold, OHWI), threads, operators (XNNPACK creation: weight packing),
+//              winograd (weight transforms)
+//   first      the first classify (reshape: the activation arena and XNNPACK's reshapes, then a forward
+//              run by V8's baseline compiler), and second: the next one (what every later image costs)
+// --cli also times the real CLI: `build/gradcam classify` on 1 image and on 10 (the same image), wall
+// clock; start-up overhead = t(1) - (t(10) - t(1)) / 9, the issue 13 figure.
+//   node bench/startup.js --runs 7 --cli
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { ROOT, BUILD, stats } = require('./lib.js');
+
+const args = process.argv.slice(2);
+const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
+const MODELS = {
+  shapes: path.join(BUILD, 'web/models/shapes/resnet18-shapes.safetensors'),
+  seeded: process.env.GC_SEEDED || path.join(require('os').tmpdir(), 'gradcam-bench-models', 'seeded.safetensors'),
+};
+const IMAGE = path.join(ROOT, 'web/samples/shapes-1.png');
+
+if (args[0] === '--child') { // --child THREADS MODEL: one start-up, a JSON line on stdout
+  const boot = performance.now();
+  const [, T, model] = args;
+  const { loadEngine, createContext, loadRGBA, Bench } = require('./lib.js');
+  const profile = [];
+  loadEngine(Number(T), { printErr: (s) => { try { profile.push(JSON.parse(s)); } catch { /* not ours */ } } }).then((M) => {
+    const t1 = performance.now();
+    const w = fs.readFileSync(model);
+    const t2 = performance.now();
+    const j = createContext(M, w);
+    const t3 = performance.now();
+    const b = new Bench(M, j, loadRGBA(IMAGE));
+    const t4 = performance.now();
+    b.forward();
+    const t5 = performance.now();
+    b.forward();
+    const t6 = performance.now();
+    const create = profile.find((p) => p.gc_profile === 'create')?.ms || {};
+    process.stdout.write(`${JSON.stringify({
+      boot, engine: t1 - boot, read: t2 - t1, create: t3 - t2, ...Object.fromEntries(Object.entries(create).map(([k, v]) => [`create.${k}`, v])),
+      first: t5 - t4, reshape: profile.find((p) => p.gc_profile === 'reshape')?.total ?? null, second: t6 - t5, total: t5,
+    })}\n`);
+    process.exit(0);
+  });
+  return;
+}
+
+const runs = Number(opt('--runs', 5));
+const models = opt('--models', 'shapes,seeded').split(',').filter((m) => fs.existsSync(MODELS[m]));
+const threads = opt('--threads', '1,2').split(',').map(Number);
+if (models.length === 0) throw new Error(`no model: ${JSON.stringify(MODELS)} (the seeded one: bench/run makes it, or GC_SEEDED=FILE)`);
+const configs = models.flatMap((m) => threads.map((t) => [m, t]));
+const res = new Map(configs.map((c) => [c.join(' '), []]));
+for (let r = 0; r < runs; r++) {
+  for (const [m, t] of r % 2 ? [...configs].reverse() : configs) {
+    const p = spawnSync(process.execPath, [__filename, '--child', String(t), MODELS[m]], { encoding: 'utf8', env: { ...process.env, GC_PROFILE: '1' } });
+    if (p.status !== 0) throw new Error(`child failed: ${p.stderr}`);
+    res.get(`${m} ${t}`).push(JSON.parse(p.stdout.trim().split('\n').pop()));
+  }
+}
+const cols = ['boot', 'engine', 'read', 'create', 'create.weights', 'create.threads', 'create.operators', 'create.winograd', 'first', 'reshape', 'second', 'total'];
+console.log(`Node ${process.version}, ${runs} runs per row, medians (ms); ${new Date().toISOString()}`);
+console.log(`| model threads | ${cols.join(' | ')} |`);
+console.log(`|---|${cols.map(() => '---').join('|')}|`);
+for (const [k, v] of res) {
+  console.log(`| ${k} | ${cols.map((c) => { const xs = v.map((x) => x[c]).filter((x) => typeof x === 'number'); return xs.length ? stats(xs).median.toFixed(1) : '–'; }).join(' | ')} |`);
+}
+
+if (args.includes('--cli')) {
+  const cli = path.join(BUILD, 'gradcam');
+  const wall = (n, t) => {
+    const t0 = performance.now();
+    const p = spawnSync(process.execPath, [cli, 'classify', ...Array(n).fill(IMAGE), '--threads', String(t)], { encoding: 'utf8' });
+    if (p.status !== 0) throw new Error(p.stderr);
+    return performance.now() - t0;
+  };
+  console.log('\nCLI (build/gradcam classify, the shapes model), wall ms, medians:');
+  console.log('| threads | 1 image | 10 images | per image | start-up overhead |');
+  console.log('|---|---|---|---|---|');
+  for (const t of threads) {
+    const one = [], ten = [];
+    for (let r = 0; r < runs; r++) { one.push(wall(1, t)); ten.push(wall(10, t)); }
+    const a = stats(one).median, b = stats(ten).median, per = (b - a) / 9;
+    console.log(`| ${t} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${per.toFixed(0)} | ${(a - per).toFixed(0)} |`);
+  }
+}

@@ -1,18 +1,21 @@
-// embed.test.mjs: embed.html's two <grad-cam-viewer>s each fire gradcam-done with the CLI's top-1,
-// a viewer's CAM and overlay follow its attributes; and the public API (gradcam.js) used directly,
-// with each engine the site has (plain, and threaded when built), gives the CLI's overlay.
+// embed.test.mjs: embed.html's <grad-cam-viewer>s share one engine (the weights are downloaded once);
+// the two at the top fire load then gradcam-done with the CLI's top-1 while the lazy one far below
+// fetches nothing until scrolled to, then renders the CLI's overlay; a viewer's CAM and overlay follow
+// its attributes; and the public API (gradcam.js) used directly, with each engine the site has (plain,
+// and threaded when built), gives the CLI's overlay.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as h from './helpers.mjs';
 
-let site, srv, browser, page;
+let site, srv, browser, page, requests;
 
 before(async () => {
   site = h.makeSite();
   srv = await h.serve(site.dir);
   browser = await h.launch();
+  requests = h.recordRequests(browser.context);
   page = await browser.context.newPage();
   page.on('pageerror', (e) => console.log('pageerror:', e.message));
 });
@@ -24,12 +27,20 @@ after(async () => {
   await browser?.close();
 });
 
-test('embed.html: both viewers fire gradcam-done with the CLI top-1', { timeout: 180000 }, async () => {
+const weightGets = () => requests.filter((r) => r.method === 'GET' && /seeded\.safetensors$/.test(r.url)).length;
+const canvasOf = (id) => page.evaluate((id) => {
+  const c = document.getElementById(id).shadowRoot.querySelector('canvas');
+  return { width: c.width, height: c.height, data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
+}, id);
+
+test('embed.html: the viewers share one download, fire load then gradcam-done with the CLI top-1; the lazy one waits', { timeout: 180000 }, async () => {
+  requests.length = 0;
   await page.goto(`${srv.url}embed.html?model=models/test/seeded.safetensors&labels=models/test/labels.txt`);
   await page.waitForFunction(() => (window.gradcamEvents || []).length >= 2, null, { timeout: 120000 });
   const events = await page.evaluate(() => window.gradcamEvents);
   assert.deepEqual(events.map((e) => e.type), ['gradcam-done', 'gradcam-done'], JSON.stringify(events));
-  const srcs = await page.$$eval('grad-cam-viewer', (vs) => Object.fromEntries(vs.map((v) => [v.id, v.getAttribute('src')])));
+  assert.deepEqual(events.map((e) => e.id).sort(), ['v1', 'v2']);
+  const srcs = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('grad-cam-viewer')].map((v) => [v.id, v.getAttribute('src')])));
   for (const e of events) {
     const ref = h.cliTop(path.join(site.dir, srcs[e.id]), site.st)[0];
     assert.equal(e.top.index, ref.index, `${e.id} top-1`);
@@ -38,7 +49,23 @@ test('embed.html: both viewers fire gradcam-done with the CLI top-1', { timeout:
     assert.equal(e.camLength, e.width * e.height);
     assert.deepEqual([e.width, e.height], [224, 224]);
   }
+  const seen = await page.evaluate(() => window.viewerEvents.filter((e) => e.type !== 'progress').map((e) => `${e.id} ${e.type}`));
+  for (const id of ['v1', 'v2']) assert.deepEqual(seen.filter((x) => x.startsWith(`${id} `)), [`${id} load`, `${id} gradcam-done`]);
+  // v3, far below: nothing asked for yet; one shared engine: the weights came once.
+  assert.deepEqual(requests.filter((r) => r.url.endsWith(srcs.v3)).map((r) => r.url), [], 'the lazy viewer fetched its image');
+  assert.equal(await page.evaluate(() => document.getElementById('v3').result), null);
+  assert.equal(weightGets(), 1, 'two viewers of one model downloaded the weights more than once');
   await page.screenshot({ path: h.screenshotPath('embed.png'), fullPage: true });
+  await page.evaluate(() => document.getElementById('v3').scrollIntoView());
+  await page.waitForFunction(() => window.gradcamEvents.some((e) => e.id === 'v3'), null, { timeout: 120000 });
+  const e3 = await page.evaluate(() => window.gradcamEvents.find((e) => e.id === 'v3'));
+  assert.equal(e3.type, 'gradcam-done', JSON.stringify(e3));
+  assert.equal(requests.filter((r) => r.url.endsWith(srcs.v3)).length, 1);
+  assert.equal(weightGets(), 1, 'the lazy viewer downloaded the weights again');
+  const ref = h.cliExplain(path.join(site.dir, srcs.v3), site.st, { method: 'gradcam++' });
+  assert.equal(e3.explained.index, ref.json.class);
+  const d = h.maxDiff(await canvasOf('v3'), ref.overlay);
+  assert.ok(d <= 2, `the lazy viewer's overlay differs from the CLI's by ${d}`);
 });
 
 test('a viewer re-runs when its attributes change, and its CAM matches the CLI', { timeout: 180000 }, async () => {
@@ -57,10 +84,7 @@ test('a viewer re-runs when its attributes change, and its CAM matches the CLI',
   assert.equal(e.explained.index, 282);
   const ref = h.cliExplain(path.join(site.dir, 'samples', 'both.png'), site.st, { cls: 282, layer: 'layer3.1' });
   assert.equal(ref.json.class, 282);
-  const px = await page.evaluate(() => {
-    const c = document.getElementById('v1').shadowRoot.querySelector('canvas');
-    return { width: c.width, height: c.height, data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
-  });
+  const px = await canvasOf('v1');
   const d = h.maxDiff({ width: px.width, height: px.height, data: px.data }, ref.overlay);
   assert.ok(d <= 2, `viewer overlay differs from the CLI by ${d}`);
   const cam = await page.evaluate(() => window.lastCam);

@@ -47,15 +47,24 @@ const state = {
 
 // ---- status and errors --------------------------------------------------------------------------------
 
+// The banner is role="alert" (read out at once) and leaves the focus where it is; its dismiss button
+// gives the focus back to the control the user was on (a hidden button would drop it to <body>).
+let focusBeforeBanner = null;
 function showError(e) {
   const msg = String((e && e.message) || e).split('\n')[0];
+  if (!$('banner').contains(document.activeElement)) focusBeforeBanner = document.activeElement;
   $('banner-text').textContent = msg;
   $('banner').hidden = false;
   document.body.dataset.errors = String(Number(document.body.dataset.errors || 0) + 1);
   console.warn('gradcam:', msg);
 }
 const clearError = () => { $('banner').hidden = true; };
-$('banner-close').addEventListener('click', clearError);
+$('banner-close').addEventListener('click', () => {
+  const back = focusBeforeBanner;
+  clearError();
+  const usable = back && back !== document.body && back.isConnected && !back.disabled && back.getClientRects().length;
+  (usable ? back : $('model-select')).focus();
+});
 
 // Run an async UI action; any failure becomes the banner.
 const guard = (fn) => async (...a) => {
@@ -66,9 +75,10 @@ const guard = (fn) => async (...a) => {
   }
 };
 
+// Not aria-busy: on <body> it tells screen readers to hold back the whole page, live regions included,
+// and the webcam keeps the page busy for minutes. The job row and the caption say what is going on.
 function setBusy(what) {
   document.body.dataset.busy = what ? '1' : '';
-  document.body.setAttribute('aria-busy', what ? 'true' : 'false');
 }
 
 const mb = (n) => (n / 1048576).toFixed(1);
@@ -275,6 +285,10 @@ async function showMain(gc, imageData, opts, signal) {
   state.last = r;
   const name = state.labels[r.classIndex] ?? `class ${r.classIndex}`;
   $('caption').textContent = `${name}  ${(100 * r.prob).toFixed(1)}%  ${methods.where(r)}`;
+  // The pictures' names say what they show, as <grad-cam-viewer>'s does.
+  const what = `for class '${name}', ${methods.where(r)}`;
+  $('heatmap').setAttribute('aria-label', `Heatmap ${what}`);
+  $('overlay').setAttribute('aria-label', `Heatmap over the image ${what}`);
   const t = r.timings;
   // The engine's "cam" time is the method's own work: network passes for the long ones (and metrics).
   const long = t.cam > 250 ? `${r.method}${r.metrics ? ' + metrics' : ''} ${(t.cam / 1000).toFixed(1)} s · render ${t.render.toFixed(1)} ms`
@@ -422,20 +436,23 @@ document.addEventListener('paste', guard(async (e) => {
 
 function buildGallery() {
   $('gallery').replaceChildren(...SAMPLES.map((s) => {
+    // A list item holding a button: a <button> cannot take the listitem role itself.
+    const item = document.createElement('div');
+    item.setAttribute('role', 'listitem');
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'sample';
-    b.setAttribute('role', 'listitem');
     b.setAttribute('aria-label', `Use sample: ${s.alt}`);
     const img = Object.assign(document.createElement('img'), { src: s.src, alt: '', loading: 'lazy', width: 72, height: 72 });
-    img.addEventListener('error', () => b.remove()); // a sample that is not shipped is simply not shown
+    img.addEventListener('error', () => item.remove()); // a sample that is not shipped is simply not shown
     b.append(img);
+    item.append(b);
     b.addEventListener('click', guard(async () => {
       const res = await fetch(s.src);
       if (!res.ok) throw new Error(`cannot fetch ${s.src}: HTTP ${res.status}`);
       await useImage(new File([await res.blob()], s.src.split('/').pop()));
     }));
-    return b;
+    return item;
   }));
 }
 
@@ -454,8 +471,7 @@ async function startWebcam() {
   await video.play();
   const cam = { stream, video, frames: 0, t0: performance.now() };
   state.webcam = cam;
-  $('webcam').textContent = 'Stop webcam';
-  $('webcam').setAttribute('aria-pressed', 'true');
+  $('webcam').textContent = 'Stop webcam'; // the name says the state: no aria-pressed on top of it
   // Explain frame after frame, as fast as the engine goes; the frame in flight finishes first.
   while (state.webcam === cam) {
     if (video.readyState >= 2) {
@@ -475,7 +491,6 @@ function stopWebcam() {
   state.webcam = null;
   cam.stream.getTracks().forEach((t) => t.stop());
   $('webcam').textContent = 'Start webcam';
-  $('webcam').setAttribute('aria-pressed', 'false');
 }
 
 $('webcam').addEventListener('click', async () => {

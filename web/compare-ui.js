@@ -115,7 +115,7 @@ export function initCompareUI({ onChange, onRun, onPick }) {
       }
       shownKey = plan.key;
       grid.classList.remove('stale');
-      status.textContent = `${n} ${plan.by} in ${((performance.now() - t0) / 1000).toFixed(1)} s · click a tile to make it the main view`;
+      status.textContent = `${n} ${plan.by} in ${((performance.now() - t0) / 1000).toFixed(1)} s · pick a tile (click, or Enter) to make it the main view`;
       document.body.dataset.compared = String(Number(document.body.dataset.compared || 0) + 1);
     },
   };

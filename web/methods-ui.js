@@ -32,7 +32,7 @@ const signed = (v) => (v >= 0 ? '+' : '') + v.toFixed(4);
 export function initMethodsUI({ onChange, onMetrics, onCancel }) {
   const sel = $('method'), eigen = $('eigen-smooth'), aug = $('aug-smooth');
   const job = $('job'), bar = $('job-progress'), status = $('job-status'), cancel = $('cancel');
-  const metricsBtn = $('metrics-btn'), metricsOut = $('metrics');
+  const metricsBtn = $('metrics-btn'), metricsOut = $('metrics'), announce = $('job-announce');
 
   sel.replaceChildren(...Object.entries(METHOD_GROUPS).map(([g, title]) => {
     const og = document.createElement('optgroup');
@@ -58,7 +58,7 @@ export function initMethodsUI({ onChange, onMetrics, onCancel }) {
   cancel.addEventListener('click', onCancel);
   metricsBtn.addEventListener('click', onMetrics);
 
-  let started = 0, label = '', shownKey = null;
+  let started = 0, label = '', shownKey = null, announced = false; // announced: the start of this job was
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
 
   return {
@@ -82,10 +82,13 @@ export function initMethodsUI({ onChange, onMetrics, onCancel }) {
       started = performance.now();
       label = what ? what.label : `${methodInfo(opts.method)?.label || opts.method}${opts.metrics ? ' + metrics' : ''}`;
       bar.value = 0;
+      announced = false;
       if (what ? what.long : isLong(opts)) {
         job.hidden = false;
         cancel.disabled = false;
         status.textContent = `${label}…`;
+        announce.textContent = `${label} started: it takes a while; Cancel stops it`;
+        announced = true;
       }
     },
     progress(f) {
@@ -96,19 +99,28 @@ export function initMethodsUI({ onChange, onMetrics, onCancel }) {
       document.body.dataset.jobProgress = String(f);
     },
     // how: 'done' | 'cancelled' (by the user) | 'superseded' (a newer request took over) | 'failed'
+    // A keyboard user on Cancel keeps a focus: a button that is disabled or hidden drops it to <body>.
+    // It goes to the status line ("... cancelled after 3.2 s"), or, once the row hides, to the method picker.
     jobEnd(how) {
+      const focused = job.contains(document.activeElement);
       cancel.disabled = true;
       document.body.dataset.jobProgress = '';
       if (how === 'superseded') return; // the next job shows its own state at once
       if (how === 'cancelled') {
         bar.value = 0;
         status.textContent = `${label}: cancelled after ${elapsed()}`;
+        announce.textContent = status.textContent;
+        announced = false;
         job.hidden = false;
+        if (focused) status.focus();
         document.body.dataset.cancelled = String(Number(document.body.dataset.cancelled || 0) + 1);
         return;
       }
+      if (announced) announce.textContent = how === 'failed' ? `${label} failed` : `${label} done`;
+      announced = false;
       job.hidden = true;
       status.textContent = '';
+      if (focused) sel.focus();
     },
 
     // The caption's "method layer" part (the CLI's panel says the same), with the smoothing applied.

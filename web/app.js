@@ -12,7 +12,7 @@
 //   ?threads=N   threads of the threaded engine (1: the plain engine); default one per core
 import { initCompareUI } from './compare-ui.js';
 import { initDisplayUI, initDownloads } from './display-ui.js';
-import { createGradCam, fetchBytes, isLong, MODEL_CACHE, parseLabels, simdSupported, toImageData } from './gradcam.js';
+import { createGradCam, crossOriginIsolate, fetchBytes, isLong, MODEL_CACHE, parseLabels, simdSupported, toImageData } from './gradcam.js';
 import { initMethodsUI } from './methods-ui.js';
 
 const $ = (id) => document.getElementById(id);
@@ -515,9 +515,15 @@ $('forget').addEventListener('click', guard(async () => {
 
 // Offline after the first visit: sw.js keeps a copy of the page and engine (the weights are in the
 // Cache API already). Plain http on another host has no service workers: the page works, only not offline.
-if ('serviceWorker' in navigator && window.isSecureContext) navigator.serviceWorker.register('sw.js').catch(() => {});
+// <meta name="gradcam-isolation" content="service-worker"> (opt-in, for hosts that cannot send COOP/COEP
+// such as GitHub Pages): sw.js?coi=1 also adds those headers, and the first visit reloads once through
+// it, so that the threaded engine runs (README: Threads and cross-origin isolation).
+const isolateBySW = document.querySelector('meta[name="gradcam-isolation"]')?.content === 'service-worker';
+const swUrl = isolateBySW ? 'sw.js?coi=1' : 'sw.js';
+if ('serviceWorker' in navigator && window.isSecureContext && !isolateBySW) navigator.serviceWorker.register(swUrl).catch(() => {});
 
 async function start() {
+  if (isolateBySW) await crossOriginIsolate(swUrl); // registers it; reloads the page once if not isolated yet
   $('boot').remove(); // the modules loaded and run
   buildGallery();
   if (!simdSupported()) {

@@ -48,3 +48,26 @@ test('no isolation headers: not isolated, the plain engine; coi-sw.js opted in: 
   assert.ok(Math.abs(on.top.prob - ref.prob) < 1e-5);
   assert.equal(off.top.index, ref.index);
 });
+
+test('the page with <meta name="gradcam-isolation" content="service-worker"> runs threaded on a host without the headers', { timeout: 240000 }, async () => {
+  const { srv } = suite;
+  const browser = await h.launch(); // a fresh profile: no service worker from the test above
+  const html = fs.readFileSync(path.join(site.dir, 'index.html'), 'utf8');
+  assert.match(html, /<meta name="gradcam-isolation" content="off">/);
+  fs.writeFileSync(path.join(site.dir, 'index-coi.html'), html.replace('content="off"', 'content="service-worker"'));
+  const page = await browser.context.newPage();
+  page.on('pageerror', (e) => console.log('pageerror:', e.message));
+  try {
+    await page.goto(`${srv.url}index-coi.html?model=models/test/seeded.safetensors&labels=models/test/labels.txt`);
+    await page.waitForFunction(() => document.body.dataset.modelReady === '1', null, { timeout: 120000 });
+    const r = await page.evaluate(() => ({
+      isolated: crossOriginIsolated, status: document.getElementById('model-status').textContent,
+      sw: navigator.serviceWorker.controller?.scriptURL,
+    }));
+    assert.match(r.sw, /sw\.js\?coi=1$/, 'the page is controlled by its own sw.js in isolation mode');
+    assert.equal(r.isolated, true);
+    if (fs.existsSync(path.join(site.dir, 'gradcam-engine-mt.wasm'))) assert.match(r.status, /threaded engine/);
+  } finally {
+    await browser.close();
+  }
+});

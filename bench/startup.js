@@ -32,8 +32,7 @@ if (args[0] === '--child') { // --child THREADS MODEL: one start-up, a JSON line
   const boot = performance.now();
   const [, T, model] = args;
   const { loadEngine, createContext, loadRGBA, Bench } = require('./lib.js');
-  const profile = [];
-  loadEngine(Number(T), { printErr: (s) => { try { profile.push(JSON.parse(s)); } catch { /* not ours */ } } }).then((M) => {
+  loadEngine(Number(T)).then((M) => { // the engine's GC_PROFILE lines go to stderr: the parent reads them
     const t1 = performance.now();
     const w = fs.readFileSync(model);
     const t2 = performance.now();
@@ -45,11 +44,7 @@ if (args[0] === '--child') { // --child THREADS MODEL: one start-up, a JSON line
     const t5 = performance.now();
     b.forward();
     const t6 = performance.now();
-    const create = profile.find((p) => p.gc_profile === 'create')?.ms || {};
-    process.stdout.write(`${JSON.stringify({
-      boot, engine: t1 - boot, read: t2 - t1, create: t3 - t2, ...Object.fromEntries(Object.entries(create).map(([k, v]) => [`create.${k}`, v])),
-      first: t5 - t4, reshape: profile.find((p) => p.gc_profile === 'reshape')?.total ?? null, second: t6 - t5, total: t5,
-    })}\n`);
+    process.stdout.write(`${JSON.stringify({ boot, engine: t1 - boot, read: t2 - t1, create: t3 - t2, first: t5 - t4, second: t6 - t5, total: t5 })}\n`);
     process.exit(0);
   });
   return;
@@ -65,7 +60,13 @@ for (let r = 0; r < runs; r++) {
   for (const [m, t] of r % 2 ? [...configs].reverse() : configs) {
     const p = spawnSync(process.execPath, [__filename, '--child', String(t), MODELS[m]], { encoding: 'utf8', env: { ...process.env, GC_PROFILE: '1' } });
     if (p.status !== 0) throw new Error(`child failed: ${p.stderr}`);
-    res.get(`${m} ${t}`).push(JSON.parse(p.stdout.trim().split('\n').pop()));
+    const profile = p.stderr.split('\n').filter((l) => l.startsWith('{"gc_profile"')).map((l) => JSON.parse(l));
+    const create = profile.find((x) => x.gc_profile === 'create')?.ms || {};
+    res.get(`${m} ${t}`).push({
+      ...JSON.parse(p.stdout.trim().split('\n').pop()),
+      ...Object.fromEntries(Object.entries(create).map(([k, v]) => [`create.${k}`, v])),
+      reshape: profile.find((x) => x.gc_profile === 'reshape')?.total ?? null,
+    });
   }
 }
 const cols = ['boot', 'engine', 'read', 'create', 'create.weights', 'create.threads', 'create.operators', 'create.winograd', 'first', 'reshape', 'second', 'total'];

@@ -95,9 +95,9 @@ static int make_clamp(xnn_operator_t *op) {
 /* Transform c's weights for Winograd, then free the folded copy: the forward and the backward both
  * read the transformed one, and holding both would take 25/9 of the weights instead of 16/9. Every
  * 3x3 stride-1 conv of ResNet-18 qualifies (15 of the 20: 1.5 of 1.8 GMAC at 224x224). */
-static int make_wino(gc_wino *k, gc_conv *c, double *ms) {
+static int make_wino(gc_wino *k, gc_conv *c, const gc_parallel *par, double *ms) {
   double t = gc_prof_now();
-  if (!gc_wino_supported(c) || gc_wino_init(k, c)) return -1;
+  if (!gc_wino_supported(c) || gc_wino_init(k, c, par)) return -1;
   free(c->w);
   c->w = NULL;
   *ms += gc_prof_now() - t;
@@ -116,9 +116,9 @@ int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err,
                                                  &net->op_pool) != xnn_status_success;
   for (int b = 0; b < 8 && !bad; b++) {
     gc_block *k = &m->blocks[b];
-    bad = (k->conv1.stride == 1 ? make_wino(&net->wino[b][0], &k->conv1, &net->create_wino_ms)
+    bad = (k->conv1.stride == 1 ? make_wino(&net->wino[b][0], &k->conv1, &net->par, &net->create_wino_ms)
                                 : make_conv(&k->conv1, 0.0f, &net->op_conv1[b])) ||
-          make_wino(&net->wino[b][1], &k->conv2, &net->create_wino_ms) || (k->down.oc && make_conv(&k->down, -INFINITY, &net->op_down[b]));
+          make_wino(&net->wino[b][1], &k->conv2, &net->par, &net->create_wino_ms) || (k->down.oc && make_conv(&k->down, -INFINITY, &net->op_down[b]));
   }
   bad = bad || xnn_create_fully_connected_nc_f32(GC_FEAT, m->num_classes, GC_FEAT, m->num_classes, m->fc_w, m->fc_b,
                                                  -INFINITY, INFINITY, 0, NULL, NULL, &net->op_fc) != xnn_status_success;

@@ -86,6 +86,18 @@ static float md_half_to_float(uint16_t h) {
   return f;
 }
 
+/* Elements [i0, i0 + n) (row-major) of an F32 or F16 tensor into out; little-endian, unaligned-safe.
+ * One pass over contiguous bytes: the per-element path (md_elem) made loading the weights the
+ * largest part of start-up. */
+static void md_row(const gc_st_tensor *t, size_t i0, size_t n, float *out) {
+  const uint8_t *p = t->data + i0 * t->dtype_size;
+  if (t->dtype_size == 2) {
+    for (size_t i = 0; i < n; i++) out[i] = md_half_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+  } else {
+    memcpy(out, p, n * sizeof(float)); /* wasm and every target we build for are little-endian */
+  }
+}
+
 /* Element i (row-major) of an F32 or F16 tensor; little-endian, unaligned-safe. */
 static double md_elem(const gc_st_tensor *t, size_t i) {
   const uint8_t *p = t->data + i * t->dtype_size;
@@ -153,22 +165,25 @@ static int md_load_conv(const gc_st_file *f, const md_conv_spec *s, char names[5
   c->b = malloc(oc * sizeof *c->b);
   c->bn_scale = malloc(oc * sizeof *c->bn_scale);
   c->bn_shift = malloc(oc * sizeof *c->bn_shift);
-  if (!c->w || !c->b || !c->bn_scale || !c->bn_shift) return md_out_of_memory(err, errlen);
+  float *row = malloc(ic * k * k * sizeof *row); /* one output channel's weights, [ic][k][k] as in the file */
+  if (!c->w || !c->b || !c->bn_scale || !c->bn_shift || !row) { free(row); return md_out_of_memory(err, errlen); }
   for (size_t o = 0; o < oc; o++) {
     double gamma = md_elem(bn[0], o), beta = md_elem(bn[1], o), mean = md_elem(bn[2], o),
            var = md_elem(bn[3], o);
     if (!(var >= 0)) { /* sqrt would yield NaN for the whole channel */
       gc_st_errorf(err, errlen, "%s.running_var[%zu]: %g is not a valid variance", s->bn, o, var);
+      free(row);
       return -1;
     }
     double scale = gamma / sqrt(var + MD_BN_EPS), shift = beta - mean * scale;
     c->bn_scale[o] = (float)scale;
     c->bn_shift[o] = c->b[o] = (float)shift;
-    for (size_t y = 0; y < k; y++)
-      for (size_t x = 0; x < k; x++)
-        for (size_t i = 0; i < ic; i++)
-          c->w[((o * k + y) * k + x) * ic + i] = (float)(md_elem(w, ((o * ic + i) * k + y) * k + x) * scale);
+    md_row(w, o * ic * k * k, ic * k * k, row);
+    float *dst = c->w + o * k * k * ic;                     /* [k][k][ic] */
+    for (size_t yx = 0; yx < k * k; yx++) /* contiguous stores; the reads stay in the row (L1) */
+      for (size_t i = 0; i < ic; i++) dst[yx * ic + i] = (float)(row[i * k * k + yx] * scale);
   }
+  free(row);
   return 0;
 }
 
@@ -191,8 +206,8 @@ static int md_load_fc(gc_model *m, const gc_st_file *f, char *err, size_t errlen
   m->fc_b = malloc((size_t)n * sizeof *m->fc_b);
   if (!m->fc_w || !m->fc_b) return md_out_of_memory(err, errlen);
   m->num_classes = (int)n;
-  for (size_t i = 0; i < (size_t)n * GC_FEAT; i++) m->fc_w[i] = (float)md_elem(w, i);
-  for (size_t i = 0; i < (size_t)n; i++) m->fc_b[i] = (float)md_elem(b, i);
+  md_row(w, 0, (size_t)n * GC_FEAT, m->fc_w);
+  md_row(b, 0, (size_t)n, m->fc_b);
   return 0;
 }
 

@@ -42,26 +42,50 @@ int gc_wino_supported(const gc_conv *c) {
   return c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad == 1 && c->ic % 8 == 0 && c->oc % 8 == 0;
 }
 
-int gc_wino_init(gc_wino *k, const gc_conv *c) {
-  static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+typedef struct wino_init_task {
+  gc_wino *k;
+  const gc_conv *c;
+} wino_init_task;
+
+/* U = G g Gᵀ for the 8 output channels of block ob and every input channel, G = [[1, 0, 0], [½, ½, ½],
+ * [½, -½, ½], [0, 0, 1]] written out: no products with 0 or 1 (the generic 4x3 products were most of
+ * start-up's Winograd time), and in double with one rounding to float at the end, as before, so U is
+ * unchanged bit for bit (a product with ½ is exact, so ½a + ½b + ½c = ½((a + b) + c) exactly). */
+static void wino_init_block(void *ctx, size_t thread, size_t ob) {
+  (void)thread;
+  const wino_init_task *t = ctx;
+  const int C = t->c->ic, K = t->c->oc;
+  const size_t ps = (size_t)(K / 8) * C * 8; /* from one position p of U to the next */
+  for (int i = 0; i < C; i++) {
+    float out[NPOS][8]; /* U[p][ob][i][0..7]: the 8 channels of the block, stored together below */
+    for (int oo = 0; oo < 8; oo++) {
+      const float *w = t->c->w + (ob * 8 + oo) * 9 * (size_t)C; /* [3][3][C] (OHWI) */
+      double a[4][3];                                             /* G g */
+      for (int x = 0; x < 3; x++) {
+        const double g0 = w[x * C + i], g1 = w[(3 + x) * C + i], g2 = w[(6 + x) * C + i];
+        a[0][x] = g0; a[1][x] = 0.5 * (g0 + g1 + g2); a[2][x] = 0.5 * (g0 - g1 + g2); a[3][x] = g2;
+      }
+      for (int r = 0; r < 4; r++) { /* (G g) Gᵀ */
+        const double t0 = a[r][0], t1 = a[r][1], t2 = a[r][2];
+        out[r * 4 + 0][oo] = (float)t0;
+        out[r * 4 + 1][oo] = (float)(0.5 * (t0 + t1 + t2));
+        out[r * 4 + 2][oo] = (float)(0.5 * (t0 - t1 + t2));
+        out[r * 4 + 3][oo] = (float)t2;
+      }
+    }
+    float *u = t->k->u + (ob * C + i) * 8;
+    for (int p = 0; p < NPOS; p++) { ST(u + p * ps, LD(out[p])); ST(u + p * ps + 4, LD(out[p] + 4)); }
+  }
+}
+
+int gc_wino_init(gc_wino *k, const gc_conv *c, const gc_parallel *par) {
   memset(k, 0, sizeof *k);
   const int C = c->ic, K = c->oc;
   k->u = aligned_alloc(64, (size_t)NPOS * K * C * sizeof(float));
   if (!k->u) return -1;
   k->ic = C; k->oc = K; k->bias = c->b;
-  for (int o = 0; o < K; o++)
-    for (int i = 0; i < C; i++) {
-      double g[3][3], t[4][3];
-      for (int y = 0; y < 3; y++)
-        for (int x = 0; x < 3; x++) g[y][x] = c->w[((size_t)(o * 3 + y) * 3 + x) * C + i]; /* OHWI */
-      for (int r = 0; r < 4; r++)                                                            /* t = G g */
-        for (int x = 0; x < 3; x++) t[r][x] = G[r][0] * g[0][x] + G[r][1] * g[1][x] + G[r][2] * g[2][x];
-      for (int r = 0; r < 4; r++)                                                            /* U = t Gᵀ */
-        for (int s = 0; s < 4; s++) {
-          const double v = t[r][0] * G[s][0] + t[r][1] * G[s][1] + t[r][2] * G[s][2];
-          k->u[(((size_t)(r * 4 + s) * (K / 8) + o / 8) * C + i) * 8 + o % 8] = (float)v;
-        }
-    }
+  wino_init_task t = {k, c};
+  gc_parallel_for(par, wino_init_block, &t, (size_t)K / 8);
   return 0;
 }
 

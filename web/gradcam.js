@@ -269,13 +269,13 @@ export async function toImageData(src, { maxSide = 2048 } = {}) {
   return g.getImageData(0, 0, w, h);
 }
 
-// ---- the instance -------------------------------------------------------------------------------------
-
 // ---- the engine: one worker holding one model, for one or more instances -------------------------------
 
-// Start a worker with the engine and the model (weights: safetensors bytes, handed over). Returns
-// {info: {numClasses, engine}, call(op, args, transfer, {onProgress, signal}), dead (getter), die(msg)}.
-// onDeath(msg) runs once when the worker is gone (crashed, or ended with die).
+// Start a worker with the engine and the model. weights: a promise of the weights' bytes (.safetensors
+// or .pth): the worker starts, and the engine compiles and instantiates, while they download (start-up
+// is the longer of the two, not their sum). Returns {info: {numClasses, engine}, call(op, args,
+// transfer, {onProgress, signal}), dead (getter), die(msg)}. onDeath(msg) runs once when the worker is
+// gone (crashed, or ended with die).
 async function startEngine({ engineUrls, threads, weights, multilabel, width, height, onDeath }) {
   const workerUrl = new URL('worker.js', import.meta.url);
   // The worker starts from a blob: URL that only imports worker.js. A worker loaded straight from its
@@ -327,9 +327,12 @@ async function startEngine({ engineUrls, threads, weights, multilabel, width, he
       worker.postMessage({ id, op, ...args }, transfer);
     });
   };
+  const engineReady = call('engine', { engineUrls, threads });
+  engineReady.catch(() => {}); // its failure is init's too (init loads the engine if it is not there)
   let info;
   try {
-    info = await call('init', { engineUrls, threads, weights, multilabel, width, height }, [weights]);
+    const st = toSafetensors(await weights);
+    info = await call('init', { engineUrls, threads, weights: st, multilabel, width, height }, [st]);
   } catch (e) {
     die('disposed');
     fail(e);
@@ -384,7 +387,7 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
   const byUrl = typeof model === 'string' || model instanceof URL;
   const key = shared && byUrl ? JSON.stringify([new URL(String(model), document.baseURI).href, ml, threads ?? null, engineUrls]) : null;
   const start = (weights) => startEngine({
-    engineUrls, threads, weights: toSafetensors(weights), multilabel: ml, width: w, height: h,
+    engineUrls, threads, weights, multilabel: ml, width: w, height: h,
     // a crashed shared worker leaves the map, so that the next instance starts a fresh one
     onDeath: () => { if (key && sharedEngines.get(key)?.core?.dead) sharedEngines.delete(key); },
   });
@@ -394,7 +397,7 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     if (!entry) {
       const e = entry = { refs: 0, listeners: new Set(), core: null, promise: null };
       const fan = (l, t, c) => { for (const f of e.listeners) try { f(l, t, c); } catch { /* the caller's */ } };
-      e.promise = bytesOf(model, { onProgress: fan }).then(start).then((c) => (e.core = c));
+      e.promise = start(bytesOf(model, { onProgress: fan })).then((c) => (e.core = c));
       e.promise.catch(() => { if (sharedEngines.get(key) === e) sharedEngines.delete(key); });
       sharedEngines.set(key, e);
     }
@@ -415,9 +418,7 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
       entry.listeners.delete(onProgress);
     }
   } else {
-    const [weights, n] = await Promise.all([bytesOf(model, { onProgress, signal }), labelsOf(labels, { signal })]);
-    names = n;
-    core = await start(weights);
+    [core, names] = await Promise.all([start(bytesOf(model, { onProgress, signal })), labelsOf(labels, { signal })]);
   }
   const info = core.info;
   const client = nextClient++;

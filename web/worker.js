@@ -232,6 +232,11 @@ function readMetrics() {
 }
 
 const ops = {
+  // The engine alone, first thing: it compiles while the weights download on the page's side.
+  async engine({ engineUrls, threads }) {
+    return { engine: await loadEngine(engineUrls, threads) };
+  },
+
   // The engine and the model, once per worker (the first client's size is the context's first size).
   async init({ engineUrls, threads, weights, multilabel, width, height }) {
     const used = await loadEngine(engineUrls, threads);

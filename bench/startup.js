@@ -11,6 +11,7 @@
 //              winograd (weight transforms)
 //   first      the first classify (reshape: the activation arena and XNNPACK's reshapes, then a forward
 //              run by V8's baseline compiler), and second: the next one (what every later image costs)
+// --builds DIR1,DIR2 compares build folders (e.g. this tree's build/ and an older commit's), alternating.
 // --cli also times the real CLI: `build/gradcam classify` on 1 image and on 10 (the same image), wall
 // clock; start-up overhead = t(1) - (t(10) - t(1)) / 9, the issue 13 figure.
 //   node bench/startup.js --runs 7 --cli
@@ -54,15 +55,17 @@ const runs = Number(opt('--runs', 5));
 const models = opt('--models', 'shapes,seeded').split(',').filter((m) => fs.existsSync(MODELS[m]));
 const threads = opt('--threads', '1,2').split(',').map(Number);
 if (models.length === 0) throw new Error(`no model: ${JSON.stringify(MODELS)} (the seeded one: bench/run makes it, or GC_SEEDED=FILE)`);
-const configs = models.flatMap((m) => threads.map((t) => [m, t]));
-const res = new Map(configs.map((c) => [c.join(' '), []]));
+const builds = opt('--builds', BUILD).split(',').map((b) => path.resolve(b));
+const name = (b) => (builds.length > 1 ? `${path.basename(path.dirname(b))}/${path.basename(b)} ` : '');
+const configs = builds.flatMap((b) => models.flatMap((m) => threads.map((t) => [b, m, t])));
+const res = new Map(configs.map(([b, m, t]) => [`${name(b)}${m} ${t}`, []]));
 for (let r = 0; r < runs; r++) {
-  for (const [m, t] of r % 2 ? [...configs].reverse() : configs) {
-    const p = spawnSync(process.execPath, [__filename, '--child', String(t), MODELS[m]], { encoding: 'utf8', env: { ...process.env, GC_PROFILE: '1' } });
+  for (const [b, m, t] of r % 2 ? [...configs].reverse() : configs) {
+    const p = spawnSync(process.execPath, [__filename, '--child', String(t), MODELS[m]], { encoding: 'utf8', env: { ...process.env, GC_PROFILE: '1', GC_BUILD: b } });
     if (p.status !== 0) throw new Error(`child failed: ${p.stderr}`);
     const profile = p.stderr.split('\n').filter((l) => l.startsWith('{"gc_profile"')).map((l) => JSON.parse(l));
     const create = profile.find((x) => x.gc_profile === 'create')?.ms || {};
-    res.get(`${m} ${t}`).push({
+    res.get(`${name(b)}${m} ${t}`).push({
       ...JSON.parse(p.stdout.trim().split('\n').pop()),
       ...Object.fromEntries(Object.entries(create).map(([k, v]) => [`create.${k}`, v])),
       reshape: profile.find((x) => x.gc_profile === 'reshape')?.total ?? null,
@@ -78,20 +81,27 @@ for (const [k, v] of res) {
 }
 
 if (args.includes('--cli')) {
-  const cli = path.join(BUILD, 'gradcam');
-  const wall = (n, t) => {
+  const wall = (b, n, t) => {
+    const cli = path.join(b, 'gradcam');
     const t0 = performance.now();
     const p = spawnSync(process.execPath, [cli, 'classify', ...Array(n).fill(IMAGE), '--threads', String(t)], { encoding: 'utf8' });
     if (p.status !== 0) throw new Error(p.stderr);
     return performance.now() - t0;
   };
   console.log('\nCLI (build/gradcam classify, the shapes model), wall ms, medians:');
-  console.log('| threads | 1 image | 10 images | per image | start-up overhead |');
+  console.log('| build threads | 1 image | 10 images | per image | start-up overhead |');
   console.log('|---|---|---|---|---|');
-  for (const t of threads) {
-    const one = [], ten = [];
-    for (let r = 0; r < runs; r++) { one.push(wall(1, t)); ten.push(wall(10, t)); }
-    const a = stats(one).median, b = stats(ten).median, per = (b - a) / 9;
-    console.log(`| ${t} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${per.toFixed(0)} | ${(a - per).toFixed(0)} |`);
+  const cfg = builds.flatMap((b) => threads.map((t) => [b, t]));
+  const w = new Map(cfg.map((c) => [c.join(' '), { one: [], ten: [] }]));
+  for (let r = 0; r < runs; r++) {
+    for (const [b, t] of r % 2 ? [...cfg].reverse() : cfg) {
+      w.get(`${b} ${t}`).one.push(wall(b, 1, t));
+      w.get(`${b} ${t}`).ten.push(wall(b, 10, t));
+    }
+  }
+  for (const [b, t] of cfg) {
+    const { one, ten } = w.get(`${b} ${t}`);
+    const a = stats(one).median, c = stats(ten).median, per = (c - a) / 9;
+    console.log(`| ${name(b)}${t} | ${a.toFixed(0)} | ${c.toFixed(0)} | ${per.toFixed(0)} | ${(a - per).toFixed(0)} |`);
   }
 }

@@ -22,11 +22,12 @@
 // and labels you name (same-origin; cached with the Cache API, so a reload costs one HEAD request
 // to check the copy is current instead of a new download).
 // Every failure is a rejected promise with an Error whose message is one line.
-import { isZip, pthToSafetensors } from './pth.js';
+import { bytesOf, fail, labelsOf, toImageData, toSafetensors } from './load.js';
+
+export { fetchBytes, MODEL_CACHE, parseLabels, toImageData, toSafetensors } from './load.js';
 
 export const LAYERS = ['conv1', 'relu', 'maxpool', 'layer1', 'layer1.0', 'layer1.1', 'layer2', 'layer2.0', 'layer2.1',
   'layer3', 'layer3.0', 'layer3.1', 'layer4', 'layer4.0', 'layer4.1'];
-export const MODEL_CACHE = 'gradcam-models-v1';
 
 // The methods of pytorch-grad-cam the engine has, under the library's names (explain's `method`).
 //   eigenSmooth: honours the eigenSmooth option (the others ignore it, as the library does, and the
@@ -138,136 +139,6 @@ export async function crossOriginIsolate(swUrl = 'coi-sw.js') {
   return new Promise(() => {});
 }
 
-const oneLine = (e) => String((e && e.message) || e || 'unknown error').split('\n')[0];
-const fail = (msg) => { throw new Error(oneLine(msg)); };
-
-// ---- fetching, with progress and the Cache API ------------------------------------------------------
-
-// Has the file at href changed since `hit` was cached? One HEAD request (no body) compares the
-// validators; offline, or without validators, the cached copy is taken as current.
-async function stale(href, hit, signal) {
-  let head;
-  try {
-    head = await fetch(href, { method: 'HEAD', cache: 'no-store', signal });
-  } catch {
-    return false;
-  }
-  if (!head.ok) return false;
-  for (const k of ['ETag', 'Last-Modified', 'Content-Length']) {
-    const now = head.headers.get(k), then = hit.headers.get(`X-Origin-${k}`);
-    if (now && then && now !== then) return true;
-  }
-  return false;
-}
-
-// The bytes at url (same-origin). Served from the Cache API when it holds an up-to-date copy, else
-// fetched with onProgress(loaded, total) calls and stored there. Without the Cache API (an insecure
-// context) it just fetches.
-export async function fetchBytes(url, { onProgress, cache = true, signal } = {}) {
-  const href = new URL(url, document.baseURI).href;
-  let store = null, validators = {};
-  if (cache && typeof caches === 'object') {
-    try {
-      store = await caches.open(MODEL_CACHE);
-      const hit = await store.match(href);
-      if (hit && !(await stale(href, hit, signal))) {
-        const buf = await hit.arrayBuffer();
-        onProgress?.(buf.byteLength, buf.byteLength, true);
-        return buf;
-      }
-    } catch {
-      store = null; // e.g. storage disabled: not an error, only no cache
-    }
-  }
-  let res;
-  try {
-    res = await fetch(href, { signal, credentials: 'same-origin' });
-  } catch (e) {
-    fail(`cannot fetch ${url}: ${oneLine(e)}`);
-  }
-  if (!res.ok) fail(`cannot fetch ${url}: HTTP ${res.status}`);
-  for (const k of ['ETag', 'Last-Modified', 'Content-Length']) if (res.headers.get(k)) validators[`X-Origin-${k}`] = res.headers.get(k);
-  const total = Number(res.headers.get('Content-Length')) || 0;
-  const parts = [];
-  let loaded = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    loaded += value.byteLength;
-    onProgress?.(loaded, total, false);
-  }
-  if (total && loaded !== total) fail(`${url}: download cut short (${loaded} of ${total} bytes)`);
-  const out = new Uint8Array(loaded);
-  let p = 0;
-  for (const part of parts) { out.set(part, p); p += part.byteLength; }
-  if (store) {
-    store.put(href, new Response(out, { headers: { 'Content-Type': 'application/octet-stream', ...validators } }))
-      .catch(() => {}); // quota exceeded and the like: the next load fetches again, that is all
-  }
-  return out.buffer;
-}
-
-async function bytesOf(model, opts) {
-  if (model instanceof ArrayBuffer) return model.slice(0); // keep the caller's buffer usable
-  if (ArrayBuffer.isView(model)) return model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength);
-  if (typeof Blob !== 'undefined' && model instanceof Blob) return model.arrayBuffer();
-  if (typeof model === 'string' || model instanceof URL) return fetchBytes(String(model), opts);
-  fail('model: give a URL, a File/Blob or an ArrayBuffer');
-}
-
-// One label per line; a count that does not match the model gives "class N", as the CLI does.
-export function parseLabels(text) {
-  const lines = text.split('\n').map((s) => s.replace(/\r$/, ''));
-  if (lines.length && lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
-
-async function labelsOf(labels, opts) {
-  if (!labels) return null;
-  if (Array.isArray(labels)) return labels.map(String);
-  if (typeof Blob !== 'undefined' && labels instanceof Blob) return parseLabels(await labels.text());
-  if (typeof labels === 'string' || labels instanceof URL) {
-    return parseLabels(new TextDecoder().decode(await fetchBytes(String(labels), { ...opts, onProgress: null })));
-  }
-  fail('labels: give a URL, a File/Blob or an array of names');
-}
-
-// Weights as safetensors bytes: .pth (torch's zip format) is converted here, on the main thread's
-// side of the worker, because pth.js is an ES module and the worker must stay classic.
-export function toSafetensors(buf) {
-  const b = new Uint8Array(buf);
-  if (b.length < 8) fail('the weights file is empty or truncated');
-  if (isZip(b) || b[0] === 0x80) return pthToSafetensors(b).buffer;
-  return buf;
-}
-
-// ---- images → ImageData -------------------------------------------------------------------------------
-
-// Decode an image file (or any drawable) to ImageData with its exact pixels: no colour-space
-// conversion, no premultiplication. Images larger than maxSide are scaled down (the worker and the
-// canvases hold several copies of the pixels).
-export async function toImageData(src, { maxSide = 2048 } = {}) {
-  if (typeof ImageData !== 'undefined' && src instanceof ImageData) return src;
-  let bmp = src;
-  if (typeof Blob !== 'undefined' && src instanceof Blob) {
-    try {
-      bmp = await createImageBitmap(src, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-    } catch {
-      fail(`cannot decode ${src.name ? `'${src.name}'` : 'the image'}: not a PNG, JPEG, GIF, BMP or WebP image, or corrupt`);
-    }
-  }
-  const w0 = bmp.videoWidth || bmp.naturalWidth || bmp.width, h0 = bmp.videoHeight || bmp.naturalHeight || bmp.height;
-  if (!w0 || !h0) fail('the image has no pixels');
-  const s = Math.min(1, maxSide / Math.max(w0, h0));
-  const w = Math.max(1, Math.round(w0 * s)), h = Math.max(1, Math.round(h0 * s));
-  const c = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(w, h) : Object.assign(document.createElement('canvas'), { width: w, height: h });
-  const g = c.getContext('2d', { willReadFrequently: true });
-  g.drawImage(bmp, 0, 0, w, h);
-  if (bmp !== src && bmp.close) bmp.close();
-  return g.getImageData(0, 0, w, h);
-}
 
 // ---- the engine: one worker holding one model, for one or more instances -------------------------------
 
@@ -327,17 +198,29 @@ async function startEngine({ engineUrls, threads, weights, multilabel, width, he
       worker.postMessage({ id, op, ...args }, transfer);
     });
   };
+  const wall = () => performance.timeOrigin + performance.now();
+  const t = { created: wall() };
   const engineReady = call('engine', { engineUrls, threads });
   engineReady.catch(() => {}); // its failure is init's too (init loads the engine if it is not there)
   let info;
   try {
     const st = toSafetensors(await weights);
+    t.weights = wall();
     info = await call('init', { engineUrls, threads, weights: st, multilabel, width, height }, [st]);
+    t.ready = wall();
   } catch (e) {
     die('disposed');
     fail(e);
   }
-  return { info, call, die, get dead() { return dead; } };
+  // Where start-up went, in ms from the page's navigation (performance.now()'s zero): the worker asked
+  // for, running, its engine compiled and instantiated, the weights downloaded (or read from the
+  // cache), copied into the engine, the model made (parse, BN fold, Winograd, XNNPACK packing), ready.
+  const e = await engineReady.catch(() => null), rel = (x) => (x == null ? null : x - performance.timeOrigin);
+  const startup = {
+    worker: rel(t.created), workerRunning: rel(e?.workerStarted), engineLoaded: rel(e?.loaded), weights: rel(t.weights),
+    copied: rel(info.copied), modelMade: rel(info.created), ready: rel(t.ready),
+  };
+  return { info, call, die, startup, get dead() { return dead; } };
 }
 
 // createGradCam({shared: true}) engines, by model URL + multilabel + threads + engine: each entry is
@@ -459,6 +342,7 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     labelsMatched, // false: the labels file had another count than the model's classes
     get dead() { return disposed || core.dead; }, // null while usable; else why not (worker crashed, disposed)
     shared: !!key, // one worker and model copy with the page's other instances of the same model
+    startup: core.startup, // the engine's start-up profile (startEngine): ms from navigation per step
     engine: info.engine.split('/').pop(), // the engine that runs: gradcam-engine(-mt).js
     get inputSize() { return size.slice(); },
 

@@ -13,7 +13,7 @@ if (COI) importScripts('coi-sw.js');
 const wrap = COI ? self.gradcamIsolated : (res) => res;
 // Fetched at install so that the first visit already leaves a complete offline copy (the page's own
 // requests of that first visit happen before this worker controls it).
-const FILES = ['./', 'index.html', 'style.css', 'app.js', 'methods-ui.js', 'display-ui.js', 'compare-ui.js', 'gradcam.js', 'pth.js', 'worker.js', 'gradcam-engine.js',
+const FILES = ['./', 'index.html', 'style.css', 'app.js', 'methods-ui.js', 'display-ui.js', 'compare-ui.js', 'gradcam.js', 'load.js', 'pth.js', 'worker.js', 'gradcam-engine.js',
   'gradcam-engine.wasm', 'grad-cam-viewer.js', 'embed.html', 'embed.js', 'coi-sw.js',
   // the threaded engine, where the site has one (a 404 here is fine: allSettled)
   'gradcam-engine-mt.js', 'gradcam-engine-mt.wasm', 'gradcam-engine-mt.worker.js'];

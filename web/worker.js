@@ -48,6 +48,8 @@ const FLAGS = { eigenSmooth: 1, augSmooth: 2, metrics: 4, raw: 8, nearest: 16 };
 const SIGNS = ['positive', 'negative', 'all'];
 const MODES = ['blended_heat_map', 'heat_map', 'masked_image', 'alpha_scaling'];
 
+const wallNow = () => performance.timeOrigin + performance.now();
+
 function fail(msg) {
   throw new Error(String(msg).split('\n')[0]);
 }
@@ -233,23 +235,27 @@ function readMetrics() {
 
 const ops = {
   // The engine alone, first thing: it compiles while the weights download on the page's side.
+  // Times are wall-clock ms (timeOrigin + now), for the page's start-up profile (gradcam.js startup).
   async engine({ engineUrls, threads }) {
-    return { engine: await loadEngine(engineUrls, threads) };
+    const began = wallNow();
+    return { engine: await loadEngine(engineUrls, threads), workerStarted: performance.timeOrigin, began, loaded: wallNow() };
   },
 
   // The engine and the model, once per worker (the first client's size is the context's first size).
   async init({ engineUrls, threads, weights, multilabel, width, height }) {
     const used = await loadEngine(engineUrls, threads);
     dropContext();
+    const began = wallNow();
     const bytes = new Uint8Array(weights);
     const p = copyIn(bytes);
+    const copied = wallNow();
     // multilabel: 1 sigmoid, 0 softmax, -1 let the engine read it from the file's metadata
     // the engine takes the copy and frees it as soon as it is parsed (a lower peak than freeing it here)
     ctx = engine._gc_js_create(p, bytes.byteLength, multilabel, width || 224, height || 224);
     if (!ctx) fail(lastError(0));
     numClasses = engine._gc_js_num_classes(ctx);
     ctxW = width || 224; ctxH = height || 224;
-    return { numClasses, engine: used };
+    return { numClasses, engine: used, began, copied, created: wallNow() };
   },
 
   // A client joins (or changes its input size): the size is checked by the engine at once.

@@ -69,7 +69,7 @@ test('the tarball: package.json as npm expects, the engines and the model, not t
   assert.ok(files.every((f) => f.startsWith('package/') && !f.includes('..')), `paths: ${files.join(' ')}`);
   const rel = files.map((f) => f.slice('package/'.length));
   assert.deepEqual(rel.filter((f) => PAGE.test(f)), [], 'page files in the package');
-  for (const f of ['package.json', 'README.md', 'gradcam.js', 'grad-cam-viewer.js', 'worker.js', 'pth.js', 'gradcam-engine.js',
+  for (const f of ['package.json', 'README.md', 'gradcam.js', 'load.js', 'grad-cam-viewer.js', 'worker.js', 'pth.js', 'gradcam-engine.js',
     'gradcam-engine.wasm', 'models/shapes/resnet18-shapes.safetensors', 'models/shapes/labels.txt']) assert.ok(rel.includes(f), `${f} packed`);
   if (rel.includes('gradcam-engine-mt.js')) {
     for (const f of ['gradcam-engine-mt.wasm', 'gradcam-engine-mt.worker.js']) assert.ok(rel.includes(f), `${f} packed with the threaded engine`);

@@ -1,9 +1,15 @@
 // helpers.mjs: shared setup for the browser tests and the benchmark.
 //
-// Nothing here downloads anything: the browser is Debian's /usr/bin/chromium driven by playwright-core
-// (never `playwright install`), the model is a seeded torchvision ResNet-18 made at test time with
-// /usr/bin/python3 (tests/conftest.py's seeded_resnet18) and cached in the OS temp dir by content key,
-// and the site is a temporary copy of build/web plus that model, served by scripts/serve.
+// Two browsers, one set of tests: GC_BROWSER=chromium (the default) runs them in Debian's /usr/bin/chromium
+// driven by playwright-core; GC_BROWSER=firefox in Debian's /usr/bin/firefox-esr driven by puppeteer-core
+// over WebDriver BiDi, through firefox.mjs, which gives the same Playwright-shaped context and pages (the
+// subset in notes/common.md and what the tests use). A test that cannot run in one of them says so with
+// {skip: h.skipIn('firefox', 'why')}. Override the binaries with CHROMIUM=... or FIREFOX=....
+//
+// Nothing here downloads anything: no browser is ever downloaded (never `playwright install`), the model
+// is a seeded torchvision ResNet-18 made at test time with /usr/bin/python3 (tests/conftest.py's
+// seeded_resnet18) and cached in the OS temp dir by content key, and the site is a temporary copy of
+// build/web plus that model, served by scripts/serve.
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -20,6 +26,11 @@ export const OUT = path.join(ROOT, 'tests', 'browser', 'out');
 export const IMAGES = path.join(path.dirname(ROOT), 'shared', 'images');
 export const BOTH = fs.existsSync(path.join(IMAGES, 'both.png')) ? path.join(IMAGES, 'both.png') : path.join(ROOT, 'web', 'samples', 'both.png');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
+export const BROWSER = (process.env.GC_BROWSER || 'chromium').toLowerCase();
+if (!['chromium', 'firefox'].includes(BROWSER)) throw new Error(`GC_BROWSER=${process.env.GC_BROWSER}: use chromium or firefox`);
+// A test's skip option: the reason when running in that browser, else false.
+export const skipIn = (browser, why) => (BROWSER === browser ? `${browser}: ${why}` : false);
 export const PYTHON = process.env.GC_TORCH_PYTHON || '/usr/bin/python3';
 
 export function need() {
@@ -27,7 +38,8 @@ export function need() {
   if (!fs.existsSync(path.join(WEB, 'gradcam-engine.wasm'))) missing.push('build/web/gradcam-engine.wasm (build the site first)');
   if (!fs.existsSync(path.join(WEB, 'index.html'))) missing.push('build/web/index.html (cmake --build build --target site)');
   if (!fs.existsSync(CLI)) missing.push('build/gradcam');
-  if (!fs.existsSync(CHROMIUM)) missing.push(`${CHROMIUM} (apt-get install chromium)`);
+  if (BROWSER === 'chromium' && !fs.existsSync(CHROMIUM)) missing.push(`${CHROMIUM} (apt-get install chromium)`);
+  if (BROWSER === 'firefox' && !fs.existsSync(FIREFOX)) missing.push(`${FIREFOX} (apt-get install firefox-esr)`);
   if (missing.length) throw new Error(`missing: ${missing.join(', ')}`);
 }
 
@@ -91,15 +103,21 @@ export function serve(dir) {
   });
 }
 
-// Headless Debian Chromium with a fresh profile and a fake camera.
-export async function launch() {
+// The browser GC_BROWSER names, headless, with a fresh profile and a fake camera → {context, close}: a
+// Playwright persistent BrowserContext (Chromium) or firefox.mjs's look-alike. Options: viewport
+// ({width, height}), colorScheme ('light' | 'dark': prefers-color-scheme for every page).
+export async function launch({ viewport = { width: 1200, height: 1100 }, colorScheme } = {}) {
+  if (BROWSER === 'firefox') {
+    const { launchFirefox } = await import('./firefox.mjs');
+    return launchFirefox({ viewport, colorScheme });
+  }
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-quic', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
-    viewport: { width: 1200, height: 1100 },
+    viewport, colorScheme,
   });
   const close = async () => {
     await context.close().catch(() => {});
@@ -229,9 +247,10 @@ export async function waitExplained(page, before, timeout = 60000) {
 export const explainedCount = (page) => page.evaluate(() => Number(document.body.dataset.explained || 0));
 export const errorCount = (page) => page.evaluate(() => Number(document.body.dataset.errors || 0));
 
+// out/<name>, or out/<name>-firefox.png in Firefox (both browsers' shots side by side).
 export function screenshotPath(name) {
   fs.mkdirSync(OUT, { recursive: true });
-  return path.join(OUT, name);
+  return path.join(OUT, BROWSER === 'chromium' ? name : name.replace(/(\.\w+)?$/, `-${BROWSER}$1`));
 }
 
 // The label list the page shows for the test model (the count matches: ImageNet's 1000 names).

@@ -25,6 +25,10 @@ const which = opt('--model', 'seeded');
 const log = (s) => process.stderr.write(`viewers-bench: ${s}\n`);
 
 const site = h.makeSite();
+if (which === 'shapes') { // makeSite leaves the site's own weights out
+  fs.mkdirSync(path.join(site.dir, 'models', 'shapes'), { recursive: true });
+  for (const f of ['resnet18-shapes.safetensors', 'labels.txt']) fs.copyFileSync(path.join(h.WEB, 'models', 'shapes', f), path.join(site.dir, 'models', 'shapes', f));
+}
 const model = which === 'shapes'
   ? { model: 'models/shapes/resnet18-shapes.safetensors', labels: 'models/shapes/labels.txt' }
   : { model: 'models/test/seeded.safetensors', labels: 'models/test/labels.txt' };

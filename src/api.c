@@ -353,13 +353,7 @@ EMSCRIPTEN_KEEPALIVE const char *gc_js_colormap_names(void) { return gc_colormap
 
 EMSCRIPTEN_KEEPALIVE const char *gc_js_layer_names(gc_js *j) {
   j->legend[0] = 0;
-  if (!j->have_e) return j->legend;
-  if (j->e.layer == -2) return strcpy(j->legend, "all");
-  for (int k = 0; k < j->e.n_layers && k < 8; k++) {
-    size_t l = strlen(j->legend);
-    snprintf(j->legend + l, sizeof j->legend - l, "%s%s", k ? "," : "", gc_layer_name(j->e.layers[k]));
-  }
-  return j->legend;
+  return j->have_e ? gc_layers_text(&j->e, j->legend, sizeof j->legend) : j->legend;
 }
 
 static const gc_style *js_style(gc_js *j, float image_weight, gc_style *st) {

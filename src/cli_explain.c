@@ -68,15 +68,6 @@ done:
 }
 
 
-static const char *layer_list(const gc_explanation *e, char *buf, size_t n) {
-  if (e->layer == -2) return "all";
-  buf[0] = 0;
-  for (int k = 0; k < e->n_layers && k < 8; k++) {
-    size_t l = strlen(buf);
-    snprintf(buf + l, n - l, "%s%s", k ? "," : "", gc_layer_name(e->layers[k]));
-  }
-  return buf;
-}
 
 /* Beside every .npy, F.npy.json says what it holds (an .npy header has no room for it). */
 static int write_npy_described(const char *path, const float *a, const int *shape, int ndim, const char *what,
@@ -89,7 +80,7 @@ static int write_npy_described(const char *path, const float *a, const int *shap
            "{\"holds\": \"%s\", \"method\": \"%s\", \"layer\": \"%s\", \"class\": %d, \"sign\": \"%s\", "
            "\"scale\": \"%s\", \"interp\": \"%s\", \"eigen_smooth\": %s, \"aug_smooth\": %s, \"range\": [%.7g, %.7g], "
            "\"legend\": \"%s\"}\n",
-           what, e->method, layer_list(e, layers, sizeof layers), e->class_index, gc_sign_name(e->sign),
+           what, e->method, gc_layers_text(e, layers, sizeof layers), e->class_index, gc_sign_name(e->sign),
            e->raw ? "raw" : "normalised", e->nearest ? "nearest" : "linear", e->eigen_smooth ? "true" : "false",
            e->aug_smooth ? "true" : "false", e->cam_min, e->cam_max, legend);
   char mp[1100];
@@ -152,7 +143,7 @@ static int compare_grid(gc_ctx *g, const opts *o, const labels *L, const gc_imag
     gc_render(&base, mask, &st, tiles + (size_t)k * W * H * 3, 3);
     char ls[128];
     snprintf(labels_[k], sizeof labels_[k], "%s %.1f%% %s %s", L->name[e.class_index], 100.0 * e.prob, e.method,
-             layer_list(&e, ls, sizeof ls));
+             gc_layers_text(&e, ls, sizeof ls));
     tp[k] = tiles + (size_t)k * W * H * 3;
     lp[k] = labels_[k];
   }
@@ -183,7 +174,7 @@ int explain_one(gc_ctx *g, const opts *o, const labels *L, int cls, int i) {
     goto done;
   }
   if (o->progress) fputc('\n', stderr);
-  const char *layer = layer_list(&e, layers, sizeof layers);
+  const char *layer = gc_layers_text(&e, layers, sizeof layers);
   gc_legend_text(&e, legend, sizeof legend);
   const char *p;
   if ((p = out_path(pb, sizeof pb, o, o->cam, i, "cam.npy")) &&

@@ -485,6 +485,17 @@ void gc_cam_saved_free(gc_saved_cam *s) {
   free(s->cam); free(s->cam_feat); free(s);
 }
 
+const char *gc_layers_text(const gc_explanation *e, char *buf, size_t n) {
+  if (!n) return buf;
+  buf[0] = 0;
+  if (e->layer == -2) return snprintf(buf, n, "all"), buf;
+  for (int k = 0; k < e->n_layers && k < 8; k++) {
+    size_t l = strlen(buf);
+    snprintf(buf + l, n - l, "%s%s", k ? "," : "", gc_layer_name(e->layers[k]));
+  }
+  return buf;
+}
+
 const char *gc_sign_name(int sign) {
   static const char *const names[] = {"positive", "negative", "all"};
   return sign >= 0 && sign <= GC_SIGN_ALL ? names[sign] : "?";

@@ -143,6 +143,9 @@ void gc_cam_saved_free(gc_saved_cam *s);
  * (the two ends of the colour bar gc_cam_at's display map is drawn with). */
 void gc_legend_text(const gc_explanation *e, char *buf, size_t n);
 const char *gc_sign_name(int sign);   /* "positive", "negative", "all" */
+/* The explanation's target layers, canonical and comma-separated ("layer3.1,layer4.1"; "all" for
+ * FullGrad), in buf; returns buf. */
+const char *gc_layers_text(const gc_explanation *e, char *buf, size_t n);
 
 /* Guided backpropagation of the class score to the input (pytorch-grad-cam's GuidedBackpropReLUModel):
  * out [h][w][3] at the model input size, for the image of the last classify. */

@@ -485,14 +485,15 @@ int gc_method_begin(const gc_method *m, gc_method_run *r) {
   r->w = malloc((size_t)(r->act.c > 0 ? r->act.c : 1) * sizeof *r->w);
   r->have_zero = 0;
   r->buf = NULL;
-  if (m->units && m->units(r)) { /* Score-CAM: a mask [H][W]; Ablation-CAM: one saved channel [hw] */
+  const int units = m->units ? m->units(r) : 0;
+  if (units) { /* Score-CAM: a mask [H][W]; Ablation-CAM: one saved channel [hw] */
     size_t nb = (size_t)net->x.h * net->x.w;
     if (npos(&r->act) > nb) nb = npos(&r->act);
     r->buf = malloc(nb * sizeof *r->buf);
   }
   if (m->flags & GC_M_FULLGRAD) { r->map_h = net->x.h; r->map_w = net->x.w; }
   else { r->map_h = r->act.h; r->map_w = r->act.w; }
-  if (!r->w || (m->units && m->units(r) && !r->buf)) { gc_method_end(r); return -1; }
+  if (!r->w || (units && !r->buf)) { gc_method_end(r); return -1; }
   return 0;
 }
 

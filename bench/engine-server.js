@@ -4,6 +4,7 @@
 // alternate its own runs with ours: "round" → the times of one forward / Grad-CAM / pixels round (see
 // lib.js Bench.round), "method NAME LAYER FLAGS" → the wall time of one explanation with that CAM method
 // (bench/methods.py), "memory" → wasm heap and RSS, "quit". The first line out is {"ready": ...}.
+// The engine: $GC_ENGINE, simd (default) or relaxed (lib.js loadEngine).
 'use strict';
 const fs = require('fs');
 const readline = require('readline');
@@ -16,7 +17,7 @@ loadEngine(threads).then((M) => {
   const t0 = performance.now();
   const j = createContext(M, fs.readFileSync(model));
   const b = new Bench(M, j, loadRGBA(image), layer);
-  say({ ready: true, threads, create_ms: performance.now() - t0, threaded_build: threads > 1 });
+  say({ ready: true, threads, engine: process.env.GC_ENGINE || 'simd', create_ms: performance.now() - t0, threaded_build: threads > 1 });
   readline.createInterface({ input: process.stdin }).on('line', (line) => {
     const cmd = line.trim();
     if (cmd === 'round') say(b.round());

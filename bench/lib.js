@@ -9,18 +9,28 @@ const BUILD = process.env.GC_BUILD || path.join(ROOT, 'build');
 
 // The engine module. threads > 1 loads the threaded build (gradcam-node-mt.js + web/gradcam-engine-mt.wasm)
 // with a worker pool for that many threads; the context then uses them all (gc_js_create: threads = 0 =
-// every thread the pool allows).
-function hasThreaded() {
-  return fs.existsSync(path.join(BUILD, 'gradcam-node-mt.js')) && fs.existsSync(path.join(BUILD, 'web/gradcam-engine-mt.wasm'));
+// every thread the pool allows). engine: 'simd' (the default) or 'relaxed' (gradcam-node-relaxed[-mt].js +
+// web/gradcam-engine-relaxed[-mt].wasm, fused multiply-add), default $GC_ENGINE.
+function engineFiles(threads = 1, engine = process.env.GC_ENGINE || 'simd') {
+  if (engine !== 'simd' && engine !== 'relaxed') throw new Error(`bench: engine '${engine}' is not simd or relaxed`);
+  const sfx = (engine === 'relaxed' ? '-relaxed' : '') + (threads > 1 ? '-mt' : '');
+  return { glue: path.join(BUILD, `gradcam-node${sfx}.js`), wasm: path.join(BUILD, 'web', `gradcam-engine${sfx}.wasm`) };
 }
-function loadEngine(threads = 1, extra = {}) {
-  const mt = threads > 1;
-  if (mt && !hasThreaded()) throw new Error('no threaded build (build/gradcam-node-mt.js): scripts/build makes it');
-  const wasm = path.join(BUILD, 'web', mt ? 'gradcam-engine-mt.wasm' : 'gradcam-engine.wasm');
-  return require(path.join(BUILD, mt ? 'gradcam-node-mt.js' : 'gradcam-node.js'))({
+function hasEngine(engine, threads = 1) {
+  const f = engineFiles(threads, engine);
+  return fs.existsSync(f.glue) && fs.existsSync(f.wasm);
+}
+const hasThreaded = (engine) => hasEngine(engine, 2);
+function loadEngine(threads = 1, extra = {}, engine = process.env.GC_ENGINE || 'simd') {
+  const f = engineFiles(threads, engine);
+  if (!hasEngine(engine, threads)) throw new Error(`no ${path.basename(f.glue)} + web/${path.basename(f.wasm)} in ${BUILD}: scripts/build makes them`);
+  // Node 20 validates relaxed SIMD only with this V8 flag; set before anything compiles, it holds for the
+  // engine's worker threads too.
+  if (engine === 'relaxed') require('v8').setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return require(f.glue)({
     noInitialRun: true,
     gcThreads: threads,
-    locateFile: (f) => (f.endsWith('.wasm') ? wasm : path.join(BUILD, f)),
+    locateFile: (n) => (n.endsWith('.wasm') ? f.wasm : path.join(BUILD, n)),
     ...extra,
   });
 }
@@ -87,11 +97,14 @@ class Bench {
     this.tm = M._gc_js_timings(j) >> 3;
   }
   check(rc) { if (rc < 0) throw new Error(this.M.UTF8ToString(this.M._gc_js_error(this.j))); }
+  // wall: ms; cpu: ms of CPU time of the whole process meanwhile (every thread, spinning included), which
+  // other load on the machine stretches far less than wall time (at one thread: the forward's own work)
   forward() {
     const { M, j, img } = this;
-    const t0 = performance.now();
+    const c0 = process.cpuUsage(), t0 = performance.now();
     this.check(M._gc_js_classify(j, this.px, img.width, img.height));
-    return { wall: performance.now() - t0, engine: M.HEAPF64[this.tm] };
+    const wall = performance.now() - t0, c = process.cpuUsage(c0);
+    return { wall, cpu: (c.user + c.system) / 1000, engine: M.HEAPF64[this.tm] };
   }
   explain(target) { // after a forward
     const { M, j } = this;
@@ -120,7 +133,7 @@ class Bench {
     const f1 = this.forward(), e = this.explain(this.layer);
     const f2 = this.forward(), p = this.explain('input');
     return {
-      forward: f1.wall, forward_engine: f1.engine,
+      forward: f1.wall, forward_cpu: f1.cpu, forward_engine: f1.engine,
       gradcam: f1.wall + e.wall, gradcam_backward: e.backward, gradcam_cam_render: e.cam + e.render,
       pixels: f2.wall + p.wall, pixels_backward: p.backward,
     };
@@ -131,4 +144,4 @@ class Bench {
   }
 }
 
-module.exports = { ROOT, BUILD, hasThreaded, loadEngine, createContext, stats, loadRGBA, Bench };
+module.exports = { ROOT, BUILD, engineFiles, hasEngine, hasThreaded, loadEngine, createContext, stats, loadRGBA, Bench };

@@ -1,6 +1,7 @@
 /* backward.c: backward (input-gradient) kernels, plain C references and the wasm SIMD conv.
  * Shapes and semantics are documented in backward.h; this file explains how. */
 #include "backward.h"
+#include "simd_fma.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -166,7 +167,7 @@ tile_body(const int mr, const int nv, const float *a, size_t arow, int oc, const
         for (int p = 0; p < mr; p++) {
           const v128_t x = wasm_v128_load32_splat(ap + (size_t)p * oc);
           for (int v = 0; v < nv; v++)
-            acc[p][v] = wasm_f32x4_add(acc[p][v], wasm_f32x4_mul(x, wv[v]));
+            acc[p][v] = GC_MADD(x, wv[v], acc[p][v]);
         }
       }
     }
@@ -297,9 +298,9 @@ static void few_row(const conv_job *j, int iy) {
             const v128_t d0 = wasm_v128_load(a + o), d1 = wasm_v128_load(a + oc + o), d2 = wasm_v128_load(a + 2 * oc + o);
             for (int c = 0; c < FEW_IC; c++) {
               const v128_t wv = wasm_v128_load(wt + (size_t)c * oc + o);
-              acc[0][c] = wasm_f32x4_add(acc[0][c], wasm_f32x4_mul(d0, wv));
-              acc[1][c] = wasm_f32x4_add(acc[1][c], wasm_f32x4_mul(d1, wv));
-              acc[2][c] = wasm_f32x4_add(acc[2][c], wasm_f32x4_mul(d2, wv));
+              acc[0][c] = GC_MADD(d0, wv, acc[0][c]);
+              acc[1][c] = GC_MADD(d1, wv, acc[1][c]);
+              acc[2][c] = GC_MADD(d2, wv, acc[2][c]);
             }
           }
         }

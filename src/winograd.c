@@ -11,6 +11,7 @@
  * data, so no barrier is needed inside a pass, and the result does not depend on the split.
  */
 #include "winograd.h"
+#include "simd_fma.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -138,13 +139,13 @@ static void gemm_4x8(int rows, int kd, const float *a, size_t lda, const float *
   for (int k = 0; k < kd; k++, b += 8) {
     const vf b0 = LD(b), b1 = LD(b + 4);
     vf x = SPLAT(a0[k]);
-    c00 += x * b0; c01 += x * b1;
+    c00 = GC_MADD(x, b0, c00); c01 = GC_MADD(x, b1, c01);
     x = SPLAT(a1[k]);
-    c10 += x * b0; c11 += x * b1;
+    c10 = GC_MADD(x, b0, c10); c11 = GC_MADD(x, b1, c11);
     x = SPLAT(a2[k]);
-    c20 += x * b0; c21 += x * b1;
+    c20 = GC_MADD(x, b0, c20); c21 = GC_MADD(x, b1, c21);
     x = SPLAT(a3[k]);
-    c30 += x * b0; c31 += x * b1;
+    c30 = GC_MADD(x, b0, c30); c31 = GC_MADD(x, b1, c31);
   }
   ST(c, c00); ST(c + 4, c01);
   if (rows > 1) { ST(c + ldc, c10); ST(c + ldc + 4, c11); }

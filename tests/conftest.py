@@ -13,7 +13,16 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
-GRADCAM = os.path.join(ROOT, "build", "gradcam")
+# The build the tests run: build/ (GC_BUILD=DIR for another build folder of this tree, as bench/ takes)
+BUILD = os.environ.get("GC_BUILD") or os.path.join(ROOT, "build")
+GRADCAM = os.path.join(BUILD, "gradcam")
+# Which engine the CLI runs, passed on to it in the environment: GC_ENGINE=relaxed runs every test against the
+# relaxed-SIMD engines (web/gradcam-engine-relaxed[-mt].wasm), GC_ENGINE=simd against the SIMD ones; unset,
+# the CLI picks (relaxed where it was built and Node runs it). The CLI fails rather than fall back when the
+# engine named is missing.
+ENGINE = os.environ.get("GC_ENGINE", "")
+if ENGINE not in ("", "simd", "relaxed"):
+    raise pytest.UsageError(f"GC_ENGINE={ENGINE!r}: simd or relaxed")
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 
@@ -24,6 +33,14 @@ def run_cli(*args, check=True):
     if check and p.returncode != 0:
         raise AssertionError(f"gradcam {' '.join(map(str, args))} exited {p.returncode}: {p.stderr}")
     return p
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine_built():
+    """GC_ENGINE=relaxed with no relaxed build: say so once, instead of every test failing in the CLI."""
+    if ENGINE == "relaxed" and not os.path.exists(os.path.join(BUILD, "web", "gradcam-engine-relaxed.wasm")):
+        pytest.fail(f"GC_ENGINE=relaxed but {BUILD}/web/gradcam-engine-relaxed.wasm is missing (scripts/build makes it)")
+    return ENGINE or "the CLI's pick"
 
 
 def seeded_resnet18(num_classes=1000, seed=0):

@@ -15,8 +15,10 @@ const wrap = COI ? self.gradcamIsolated : (res) => res;
 // requests of that first visit happen before this worker controls it).
 const FILES = ['./', 'index.html', 'style.css', 'app.js', 'methods-ui.js', 'display-ui.js', 'compare-ui.js', 'gradcam.js', 'load.js', 'pth.js', 'worker.js', 'gradcam-engine.js',
   'gradcam-engine.wasm', 'grad-cam-viewer.js', 'embed.html', 'embed.js', 'coi-sw.js',
-  // the threaded engine, where the site has one (a 404 here is fine: allSettled)
-  'gradcam-engine-mt.js', 'gradcam-engine-mt.wasm', 'gradcam-engine-mt.worker.js'];
+  // the threaded and relaxed-SIMD engines, where the site has them (a 404 here is fine: allSettled)
+  'gradcam-engine-mt.js', 'gradcam-engine-mt.wasm', 'gradcam-engine-mt.worker.js',
+  'gradcam-engine-relaxed.js', 'gradcam-engine-relaxed.wasm',
+  'gradcam-engine-relaxed-mt.js', 'gradcam-engine-relaxed-mt.wasm', 'gradcam-engine-relaxed-mt.worker.js'];
 
 self.addEventListener('install', (e) => {
   self.skipWaiting();

@@ -21,6 +21,14 @@
 
 typedef struct { const char *name; const void *fn; } kernel;
 #define K(f) {#f, (const void *)f}
+#if defined(__wasm_relaxed_simd__)
+/* The relaxed-SIMD build (XNNPACK compiled with -mrelaxed-simd: XNN_ARCH_WASMRELAXEDSIMD) must pick its FMA
+ * kernels (gemm-config.c: loadsplat 1x8/4x8 on x86, splat 1x8/6x8 elsewhere), never the SIMD ones. */
+#define RX(mr, v) K(xnn_f32_gemm_ukernel_##mr##__wasmrelaxedsimd_fma_##v), K(xnn_f32_igemm_ukernel_##mr##__wasmrelaxedsimd_fma_##v), \
+  K(xnn_f32_gemm_minmax_ukernel_##mr##__wasmrelaxedsimd_fma_##v), K(xnn_f32_igemm_minmax_ukernel_##mr##__wasmrelaxedsimd_fma_##v), \
+  K(xnn_f32_gemm_relu_ukernel_##mr##__wasmrelaxedsimd_fma_##v), K(xnn_f32_igemm_relu_ukernel_##mr##__wasmrelaxedsimd_fma_##v)
+static const kernel simd_kernels[] = {RX(1x8, loadsplat), RX(4x8, loadsplat), RX(1x8, splat), RX(6x8, splat)};
+#else
 /* Every f32 GEMM/IGEMM kernel gemm-config.c can pick for plain wasm SIMD (x86 and arm flavours;
  * the set built from XNNPACK's PROD_WASMSIMD_MICROKERNEL_SRCS). */
 static const kernel simd_kernels[] = {
@@ -42,6 +50,7 @@ static const kernel simd_kernels[] = {
   K(xnn_f32_gemm_ukernel_1x8__wasmsimd_loadsplat), K(xnn_f32_gemm_ukernel_4x8__wasmsimd_splat),
   K(xnn_f32_gemm_ukernel_4x8__wasmsimd_loadsplat), K(xnn_f32_gemm_ukernel_5x8__wasmsimd_splat),
 };
+#endif
 
 static const char *simd_name(const void *fn) {
   for (size_t i = 0; i < sizeof simd_kernels / sizeof *simd_kernels; i++)

@@ -1,6 +1,7 @@
 /* image.c: decode (stb_image), PIL-exact bilinear resize, ImageNet normalisation. See image.h. */
 #include "image.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,17 @@
 #define STBI_ONLY_GIF
 #define STBI_FAILURE_USERMSG
 #include <stb_image.h>
+
+/* Fuzz builds (tests/fuzz/fuzz_image.c defines GC_IMAGE_FUZZ_LIMITS before including this file) lower
+ * the limits so that a header claiming a large image costs microseconds, not a 192 MiB allocation and
+ * a full-size resize: the fuzzer then spends its time on parsing, where the bugs are. Every check
+ * still runs; only the numbers shrink. */
+#ifdef GC_IMAGE_FUZZ_LIMITS
+#undef GC_IMAGE_MAX_SIDE
+#undef GC_IMAGE_MAX_PIXELS
+#define GC_IMAGE_MAX_SIDE   1024
+#define GC_IMAGE_MAX_PIXELS (64L * 1024)
+#endif
 
 /* ---------------------------------------------------------------------------------------------
  * Errors and limits
@@ -79,8 +91,15 @@ void gc_image_free(gc_image *img) {
  *
  * A JPEG bug: stb_image 2.27 (Debian's libstb-dev) trusts the 16 code counts of a DHT table; when
  * a corrupt file makes them sum to more than 256, stbi__build_huffman writes past its size[257]
- * and values[256] arrays (upstream added the missing check in 2.28). jpeg_dht_ok refuses such a
+ * and values[256] arrays (upstream added the missing check in 2.28). jpeg_check refuses such a
  * table first, walking the markers the way stb's decoder reaches them.
+ *
+ * Another (found by fuzz_image): stb keeps its Huffman and quantisation tables in a malloc'd,
+ * uninitialised struct and never checks that a scan's tables were defined. A scan naming, say, AC
+ * table 3 decodes with whatever the heap held: pixels that differ from run to run, and with the right
+ * garbage a negative bit count (UB: "shift exponent 38 is too large", stbi__grow_buffer_unsafe).
+ * libjpeg (PIL) refuses such files ("Huffman table 0x13 was not defined"); so does jpeg_check, for
+ * exactly the tables the scan will read.
  * --------------------------------------------------------------------------------------------- */
 
 static uint32_t le16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
@@ -144,28 +163,75 @@ static int bmp_complete(const uint8_t *d, size_t n, int w, int h) {
 
 /* Segments are skipped by their length; between them (entropy-coded data, fill bytes, stuffed 0xFF
  * 0x00, RSTn) bytes are skipped one at a time until the next real marker, which is also where stb's
- * bit reader stops. A DHT is checked exactly as stb reads it: tables follow each other while the
- * segment length is not used up, even past its end, and bytes past the buffer read as 0. */
-static int jpeg_dht_ok(const uint8_t *d, size_t n) {
-  for (size_t p = 2; p + 4 <= n;) {
+ * bit reader stops. DHT and DQT are walked exactly as stb reads them: tables follow each other while
+ * the segment length is not used up, even past its end, and bytes past the buffer read as 0. Returns
+ * NULL, or what is wrong. */
+static uint8_t at0(const uint8_t *d, size_t n, size_t i) { return i < n ? d[i] : 0; }
+
+/* Where a JPEG's markers start (after SOI), or 0 if d is no JPEG to stb: its marker reader skips
+ * any run of 0xFF fill bytes, so "FF FF D8" opens a JPEG as well as "FF D8" (found by fuzz_image:
+ * a check keyed on "FF D8" let a DHT overflow through). */
+static size_t jpeg_start(const uint8_t *d, size_t n) {
+  if (n < 2 || d[0] != 0xFF) return 0;
+  size_t p = 1;
+  while (p < n && d[p] == 0xFF) p++;
+  return p < n && d[p] == 0xD8 ? p + 1 : 0;
+}
+
+static const char *jpeg_check(const uint8_t *d, size_t n, size_t start) {
+  unsigned huff = 0, quant = 0; /* defined so far: bit tc*4+th (DC 0-3, AC 4-7); bit tq */
+  uint8_t comp_id[4] = {0}, comp_tq[4] = {0};
+  int ncomp = 0, progressive = 0;
+  for (size_t p = start; p + 4 <= n;) {
     uint8_t m = d[p + 1];
     if (d[p] != 0xFF || m == 0xFF || m == 0x00 || (m >= 0xD0 && m <= 0xD7)) {
       p++;
       continue;
     }
-    if (m == 0xD9) return 1; /* EOI */
-    size_t len = be16(d + p + 2);
-    if (m == 0xC4)
-      for (long left = (long)len - 2, q = (long)p + 4; left > 0;) {
+    if (m == 0xD9) return NULL; /* EOI */
+    size_t len = be16(d + p + 2), q = p + 4;
+    long left = (long)len - 2;
+    if (m == 0xC4) {
+      while (left > 0) {
         long count = 0;
-        for (long i = q + 1; i < q + 17; i++) count += (size_t)i < n ? d[i] : 0;
-        if (count > 256) return 0;
-        q += 17 + count;
+        for (size_t i = q + 1; i < q + 17; i++) count += at0(d, n, i);
+        if (count > 256) return "Huffman table with more than 256 codes";
+        uint8_t tcth = at0(d, n, q);
+        if (tcth >> 4 <= 1 && (tcth & 15) <= 3) huff |= 1u << ((tcth >> 4) * 4 + (tcth & 15));
+        q += 17 + (size_t)count;
         left -= 17 + count;
       }
+    } else if (m == 0xDB) {
+      while (left > 0) {
+        uint8_t pq = at0(d, n, q);
+        if ((pq & 15) <= 3) quant |= 1u << (pq & 15);
+        q += pq >> 4 ? 129 : 65;
+        left -= pq >> 4 ? 129 : 65;
+      }
+    } else if (m >= 0xC0 && m <= 0xC2) { /* the frames stb decodes: baseline, extended, progressive */
+      progressive = m == 0xC2;
+      ncomp = at0(d, n, q + 5) <= 4 ? at0(d, n, q + 5) : 0;
+      for (int c = 0; c < ncomp; c++)
+        comp_id[c] = at0(d, n, q + 6 + 3 * (size_t)c), comp_tq[c] = at0(d, n, q + 8 + 3 * (size_t)c);
+    } else if (m == 0xDA) {
+      size_t ns = at0(d, n, q), tail = q + 1 + 2 * ns;
+      uint8_t ss = at0(d, n, tail), se = at0(d, n, tail + 1), ah = at0(d, n, tail + 2) >> 4;
+      for (size_t k = 0; k < ns && k < 4; k++) {
+        uint8_t id = at0(d, n, q + 1 + 2 * k), t = at0(d, n, q + 2 + 2 * k);
+        int c = 0;
+        while (c < ncomp && comp_id[c] != id) c++;
+        if (c == ncomp) continue; /* stb refuses the scan itself */
+        if (comp_tq[c] > 3 || !(quant >> comp_tq[c] & 1)) return "scan uses an undefined quantization table";
+        /* baseline scans always use both (stb forces Ss 0, Se 63); a DC refinement scan uses neither */
+        int dc = !progressive || (ss == 0 && !ah), ac = !progressive || ss > 0 || se > 0;
+        int td = t >> 4, ta = t & 15;
+        if ((dc && (td > 3 || !(huff >> td & 1))) || (ac && (ta > 3 || !(huff >> (4 + ta) & 1))))
+          return "scan uses an undefined Huffman table";
+      }
+    }
     p += 2 + len;
   }
-  return 1;
+  return NULL;
 }
 
 static int is_png(const uint8_t *d, size_t n) {
@@ -194,16 +260,20 @@ int gc_image_decode(const uint8_t *data, size_t size, gc_image *out, char *err, 
   /* Header only: a 100-byte file may claim 60000x60000, and must be refused before stb allocates
    * the 10 GB it would need. stb's PNG header scan refuses images over 1 GB itself, but with a
    * generic "unknown type, or corrupt" (as it does for 0x0), so IHDR's size is read here first.
-   * stbi_info already builds a JPEG's Huffman tables, so the DHT check comes before it too. */
+   * stbi_info already builds a JPEG's Huffman tables, so the JPEG checks come before it too. */
   if (is_png(data, size) && size >= 24 && !memcmp(data + 12, "IHDR", 4) &&
       check_size(be32(data + 16), be32(data + 20), err, errlen))
     return -1;
-  if (size >= 2 && data[0] == 0xFF && data[1] == 0xD8 && !jpeg_dht_ok(data, size))
-    return fail(err, errlen, "corrupt JPEG (Huffman table with more than 256 codes)");
+  const size_t jpeg_at = jpeg_start(data, size);
+  const char *bad_jpeg = jpeg_at ? jpeg_check(data, size, jpeg_at) : NULL;
+  if (bad_jpeg) return fail(err, errlen, "corrupt JPEG (%s)", bad_jpeg);
   int w = 0, h = 0, n = 0;
   if (!stbi_info_from_memory(data, (int)size, &w, &h, &n))
     return fail(err, errlen, "cannot decode image: %s (PNG, JPEG, BMP or GIF expected)",
                 stbi_failure_reason());
+  /* stbi_info gives a top-down BMP's height as stored, negative; stb's loader flips it and decodes
+   * abs(h) rows. PIL opens such files (Windows writes them), so they must not read as "no pixels". */
+  if (size >= 2 && !memcmp(data, "BM", 2) && h < 0 && h != INT_MIN) h = -h;
   if (check_size(w, h, err, errlen) || check_complete(data, size, w, h, err, errlen)) return -1;
 
   int dw = 0, dh = 0;

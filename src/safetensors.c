@@ -280,6 +280,9 @@ static int st_cmp_key(const void *key, const void *elem) {
   return strcmp((const char *)key, (*(gc_st_tensor *const *)elem)->name);
 }
 
+#define ST_STR_(x) #x
+#define ST_STR(x) ST_STR_(x)
+
 /* Top-level object: tensor entries and at most one "__metadata__"; only blanks may follow it. */
 static int st_parse_header(gc_st_file *f, st_jcur *c, const uint8_t *blob, uint64_t blob_size) {
   size_t cap = 0, len;
@@ -293,6 +296,8 @@ static int st_parse_header(gc_st_file *f, st_jcur *c, const uint8_t *blob, uint6
       if (st_parse_metadata(f, c)) return -1;
     } else {
       c->pool_used += len + 1;
+      if (f->n == GC_ST_MAX_TENSORS) /* before 10^6 tiny entries cost seconds and 100s of MB */
+        return st_fail(c, "more than " ST_STR(GC_ST_MAX_TENSORS) " tensors (a ResNet has under 1,000)");
       if ((size_t)f->n == cap) {
         cap = cap ? 2 * cap : 256;
         gc_st_tensor *t = realloc(f->t, cap * sizeof *t);
@@ -339,6 +344,11 @@ int gc_st_parse(gc_st_file *f, const uint8_t *data, size_t size, char *err, size
   if (hlen > size - 8) { /* checked before any allocation sized by it */
     gc_st_errorf(err, errlen, "safetensors header length %" PRIu64 " exceeds the file size (%zu bytes)", hlen,
                  size);
+    return -1;
+  }
+  if (hlen > GC_ST_MAX_HEADER) { /* the format's own limit (safetensors refuses more than 100 MB) */
+    gc_st_errorf(err, errlen, "safetensors header length %" PRIu64 " is over the format's limit of %d bytes", hlen,
+                 GC_ST_MAX_HEADER);
     return -1;
   }
   st_jcur c = {

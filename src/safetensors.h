@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #define GC_ST_MAX_DIMS 8
+#define GC_ST_MAX_TENSORS 65536     /* torchvision's resnet152 has 1,000 with num_batches_tracked */
+#define GC_ST_MAX_HEADER 100000000  /* bytes, as the reference implementation                  */
 
 typedef struct gc_st_tensor {
   const char *name;  /* NUL-terminated, JSON escapes decoded; owned by the gc_st_file */

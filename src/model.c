@@ -209,6 +209,12 @@ static int md_load_conv(const gc_st_file *f, const md_conv_spec *s, char names[5
       return -1;
     }
     double scale = gamma / sqrt(var + MD_BN_EPS), shift = beta - mean * scale;
+    if (!isfinite(scale) || !isfinite(shift)) { /* an inf/NaN gamma, beta or mean: NaN weights, a blank CAM */
+      gc_st_errorf(err, errlen, "%s[%zu]: BatchNorm gives a non-finite scale or shift (gamma %g, beta %g, mean %g)",
+                   s->bn, o, gamma, beta, mean);
+      free(row);
+      return -1;
+    }
     c->bn_scale[o] = (float)scale;
     c->bn_shift[o] = c->b[o] = (float)shift;
     md_row(w, o * ic * k * k, ic * k * k, row);

@@ -434,6 +434,27 @@ static void test_model_errors(void) {
   var[5] = 0x7e00; /* NaN */
   expect_fail_set("NaN running_var", &base, "is not a valid variance");
   var[5] = keep;
+  uint16_t *mean = find(&base, "layer3.0.bn2.running_mean")->h, keep_mean = mean[2];
+  mean[2] = 0x7c00; /* +inf */
+  expect_fail_set("infinite running_mean", &base, "layer3.0.bn2[2]: BatchNorm gives a non-finite scale or shift");
+  mean[2] = keep_mean;
+  uint16_t *gamma = find(&base, "bn1.weight")->h, keep_gamma = gamma[0];
+  gamma[0] = 0x7e00; /* NaN */
+  expect_fail_set("NaN gamma", &base, "bn1[0]: BatchNorm gives a non-finite");
+  gamma[0] = keep_gamma;
+
+  /* 65,537 tensors: refused by the parser at the limit, not after parsing them all. */
+  {
+    size_t cap = 65537 * 64 + 64, n = 0;
+    char *json = malloc(cap);
+    n += (size_t)snprintf(json + n, cap - n, "{");
+    for (int i = 0; i <= GC_ST_MAX_TENSORS; i++)
+      n += (size_t)snprintf(json + n, cap - n, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}",
+                            i ? "," : "", i);
+    n += (size_t)snprintf(json + n, cap - n, "}");
+    expect_fail_json("65,537 tensors", json, 4, "more than 65536 tensors");
+    free(json);
+  }
 
   /* Truncations: everything from an empty file to one byte short must fail cleanly. */
   size_t size, jn;

@@ -6,6 +6,8 @@
 //   ours-shapes   the same with createGradCam() (the default shapes model, 22 MB F16)
 //   ort           onnxruntime-web (wasm backend, numThreads N): InferenceSession.create(seeded.onnx) + one
 //                 run on the same normalised input (a forward only: ORT has no heatmap)
+//   fetch-only    the floor under any library that reads this file: a page that only fetches
+//                 seeded.safetensors into an ArrayBuffer (the download through Chromium's network stack)
 // Each configuration: a fresh browser profile (empty HTTP cache, Cache API, compiled-code cache) → "cold";
 // then a reload in that profile → "warm" (our weights from the Cache API; ORT's from the HTTP cache, as
 // each library does by itself). Times are the page's performance.now() at the result, i.e. from the
@@ -61,6 +63,11 @@ builds.forEach((b, i) => { // each build in its own folder bN/, with its own cop
   put(`b${i}/ours.html`, page('ours.js'));
   put(`b${i}/ours.js`, OURS);
 });
+put('fetch.html', page('fetch.js'));
+put('fetch.js', `try {
+  const b = await fetch('b0/models/seeded.safetensors').then((r) => r.arrayBuffer());
+  window.result = { first: performance.now(), ready: performance.now(), engine: 'fetch only', top: b.byteLength };
+} catch (e) { window.result = { error: String(e.message || e) }; }`);
 put('ort.html', page('ort.js'));
 put('ort.js', `import * as ort from './ort/ort.wasm.min.mjs';
 const q = new URLSearchParams(location.search);
@@ -112,7 +119,7 @@ async function once(url) {
 }
 
 const tag = (b) => (builds.length > 1 ? ` (${path.basename(path.dirname(b))})` : '');
-const configs = { ort: `${base}ort.html?threads=${N}` };
+const configs = { ort: `${base}ort.html?threads=${N}`, 'fetch-only': `${base}fetch.html` };
 builds.forEach((b, i) => {
   configs[`ours${tag(b)}`] = `${base}b${i}/ours.html?threads=${N}`;
   configs[`ours-shapes${tag(b)}`] = `${base}b${i}/ours.html?model=shapes&threads=${N}`;
@@ -136,7 +143,7 @@ const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2
 const ort = med(res.ort.map((x) => x.cold.first)), ortWarm = med(res.ort.map((x) => x.warm.first));
 console.log(`${new Date().toISOString()}, ${runs} runs alternating, ${N} threads, Chromium, loopback; medians (ms from navigation)`);
 const steps = ['worker', 'workerRunning', 'engineLoaded', 'weights', 'copied', 'modelMade', 'ready'];
-for (const k of Object.keys(configs).filter((c) => c !== 'ort')) {
+for (const k of Object.keys(configs).filter((c) => c !== 'ort' && c !== 'fetch-only')) {
   for (const when of ['cold', 'warm']) {
     const v = res[k].map((x) => x[when].startup).filter(Boolean);
     if (v.length) console.log(`${k} ${when} start-up profile (ms from navigation): ${steps.map((s) => `${s} ${med(v.map((x) => x[s] ?? NaN)).toFixed(0)}`).join(', ')}, first heatmap ${med(res[k].map((x) => x[when].first)).toFixed(0)}`);

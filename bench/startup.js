@@ -6,9 +6,9 @@
 //   engine     loading the glue + compiling and instantiating the .wasm (+ starting the thread pool's
 //              workers for the threaded engine)
 //   read       reading the weights file
-//   create     gc_js_create, split by the engine's own GC_PROFILE timers into weights (parse, check,
-//              F16 → F32, BatchNorm fold, OHWI), threads, operators (XNNPACK creation: weight packing),
-//              winograd (weight transforms)
+//   create     gc_js_create, split by the engine's own GC_PROFILE timers into threads (the pool), weights
+//              (parse, check, F16 → F32, BatchNorm fold, OHWI; one conv per pool task), operators (XNNPACK
+//              creation — weight packing — and the Winograd weight transforms, one operator per pool task)
 //   first      the first classify (reshape: the activation arena and XNNPACK's reshapes, then a forward
 //              run by V8's baseline compiler), and second: the next one (what every later image costs)
 // --builds DIR1,DIR2 compares build folders (e.g. this tree's build/ and an older commit's), alternating.
@@ -72,7 +72,7 @@ for (let r = 0; r < runs; r++) {
     });
   }
 }
-const cols = ['boot', 'engine', 'read', 'create', 'create.weights', 'create.threads', 'create.operators', 'create.winograd', 'first', 'reshape', 'second', 'total'];
+const cols = ['boot', 'engine', 'read', 'create', 'create.threads', 'create.weights', 'create.operators', 'create.winograd', 'first', 'reshape', 'second', 'total'];
 console.log(`Node ${process.version}, ${runs} runs per row, medians (ms); ${new Date().toISOString()}`);
 console.log(`| model threads | ${cols.join(' | ')} |`);
 console.log(`|---|${cols.map(() => '---').join('|')}|`);

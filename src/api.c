@@ -47,32 +47,38 @@ gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
   /* GC_PROFILE: where start-up goes, one JSON line like the forward pass's (bench/startup.js) */
   gc_prof p = {.on = gc_prof_wanted(), .pass = "create", .h = d->input_h, .w = d->input_w, .threads = 1};
   if (p.on) p.t0 = p.t = gc_prof_now();
+  /* The thread pool first: the weights load on it (one conv per task). */
   gc_ctx *g = calloc(1, sizeof *g);
-  const int bad = !g || gc_model_load(&g->model, d->weights, d->weights_size, err, errlen);
-  gc_prof_mark(&p, "weights", 0, 0); /* parse, check, F16 → F32, fold BatchNorm, OHWI */
-  if (d->free_weights) free((void *)d->weights);
-  if (bad) {
-    if (!g) ERR("out of memory");
-    free(g);
+  if (!g) {
+    if (d->free_weights) free((void *)d->weights);
+    ERR("out of memory");
     return NULL;
   }
 #ifdef __EMSCRIPTEN_PTHREADS__
   int nt = pool_threads(d->threads);
   if (nt > 1 && !(g->pool = pthreadpool_create(nt))) {
+    if (d->free_weights) free((void *)d->weights);
     ERR("could not start %d threads", nt);
-    gc_model_free(&g->model); free(g);
+    free(g);
     return NULL;
   }
   p.threads = g->pool ? (int)pthreadpool_get_threads_count(g->pool) : 1;
 #endif
   gc_prof_mark(&p, "threads", 0, 0);
+  const gc_parallel par = {gc_pool_run, g->pool, p.threads};
+  const int bad = gc_model_load_par(&g->model, d->weights, d->weights_size, &par, err, errlen);
+  gc_prof_mark(&p, "weights", 0, 0); /* parse, check, F16 → F32, fold BatchNorm, OHWI */
+  if (d->free_weights) free((void *)d->weights);
+  if (bad) {
+    pthreadpool_destroy(g->pool);
+    free(g);
+    return NULL;
+  }
   if (gc_net_create(&g->net, &g->model, g->pool, err, errlen)) {
     pthreadpool_destroy(g->pool); gc_model_free(&g->model); free(g);
     return NULL;
   }
-  double wino = g->net.create_wino_ms;
-  gc_prof_mark(&p, "operators", 0, 0);         /* XNNPACK operators (weight packing) + Winograd transforms */
-  if (p.on && p.n == 3) { p.ms[2] -= wino; p.ms[p.n] = wino; snprintf(p.name[p.n++], sizeof p.name[0], "winograd"); }
+  gc_prof_mark(&p, "operators", 0, 0); /* XNNPACK operators (weight packing) and Winograd transforms, side by side */
   int n = g->model.num_classes;
   g->probs = malloc(n * sizeof(float));
   g->dlogits = malloc(n * sizeof(float));

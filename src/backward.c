@@ -42,14 +42,6 @@ void gc_conv2d_backward_data_ref(const float *dy, int oh, int ow, int oc,
     }
 }
 
-void gc_parallel_for(const gc_parallel *par, gc_task_fn fn, void *ctx, size_t n) {
-  if (par && par->run && par->threads > 1) {
-    par->run(par->pool, fn, ctx, n);
-  } else {
-    for (size_t i = 0; i < n; i++) fn(ctx, 0, i);
-  }
-}
-
 #ifndef __wasm_simd128__
 
 /* Without wasm SIMD the reference is the kernel (on the calling thread). */

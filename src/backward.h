@@ -21,6 +21,8 @@
 
 #include <stddef.h>
 
+#include "parallel.h"
+
 /* ---- convolution, data gradient ----------------------------------------------------------- */
 
 /* dx[iy][ix][ic] = sum over (oy,ox,oc,ky,kx) with iy = oy*stride + ky - pad and
@@ -34,20 +36,7 @@ void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
                              const float *w, int kh, int kw, int ic, int stride, int pad,
                              float *dx, int h, int w_, float *scratch);
 
-/* Optional parallel-for for the conv kernel: run(pool, fn, ctx, n) calls fn(ctx, thread, i) once for
- * every i in [0, n), thread < threads being the index of the thread that runs it, and returns when all
- * are done (pthreadpool_parallelize_1d_with_thread with flags 0 has exactly this shape; cam.c passes
- * it). The kernel itself stays free of any thread library. */
-typedef void (*gc_task_fn)(void *ctx, size_t thread, size_t i);
-typedef struct gc_parallel {
-  void (*run)(void *pool, gc_task_fn fn, void *ctx, size_t n);
-  void *pool;
-  int threads;
-} gc_parallel;
-
-/* fn(ctx, thread, i) for every i in [0, n): on par's threads, or in order on the calling thread with
- * thread 0 (par NULL, or one thread). Every hand-written kernel's parallel loop goes through here. */
-void gc_parallel_for(const gc_parallel *par, gc_task_fn fn, void *ctx, size_t n);
+/* Parallel loops go through gc_parallel_for (parallel.h): par NULL or one thread runs them in order. */
 
 /* gc_conv2d_backward_data spread over par's threads (par NULL: the calling thread, the same as
  * gc_conv2d_backward_data). Channel slices go to the threads when there are enough of them (each thread

@@ -73,7 +73,7 @@ void gc_prof_end(gc_prof *p) {
 
 static int conv_out(int n, int k, int s, int p) { return (n + 2 * p - k) / s + 1; }
 
-static void pool_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
+void gc_pool_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
   pthreadpool_parallelize_1d_with_thread(pool, fn, ctx, n, 0);
 }
 
@@ -95,13 +95,32 @@ static int make_clamp(xnn_operator_t *op) {
 /* Transform c's weights for Winograd, then free the folded copy: the forward and the backward both
  * read the transformed one, and holding both would take 25/9 of the weights instead of 16/9. Every
  * 3x3 stride-1 conv of ResNet-18 qualifies (15 of the 20: 1.5 of 1.8 GMAC at 224x224). */
-static int make_wino(gc_wino *k, gc_conv *c, const gc_parallel *par, double *ms) {
-  double t = gc_prof_now();
-  if (!gc_wino_supported(c) || gc_wino_init(k, c, par)) return -1;
+static int make_wino(gc_wino *k, gc_conv *c) {
+  if (!gc_wino_supported(c) || gc_wino_init(k, c, NULL)) return -1;
   free(c->w);
   c->w = NULL;
-  *ms += gc_prof_now() - t;
   return 0;
+}
+
+/* The weight-bearing operators are independent: one task each (the stem, then per block conv1, conv2,
+ * downsample), so a pool makes the 15 Winograd transforms and the 7 XNNPACK convolutions (weight packing)
+ * side by side. A task runs on one thread: a pool loop nested in a pool task would not run in parallel. */
+typedef struct make_job { gc_net *net; gc_model *m; int rc[1 + 8 * 3]; } make_job;
+
+static void make_task(void *ctx, size_t thread, size_t i) {
+  make_job *j = ctx;
+  gc_net *net = j->net;
+  gc_model *m = j->m;
+  (void)thread;
+  if (i == 0) { j->rc[0] = make_conv(&m->conv1, -INFINITY, &net->op_stem); return; }
+  const int b = (int)(i - 1) / 3, which = (int)(i - 1) % 3;
+  gc_block *k = &m->blocks[b];
+  if (which == 0)
+    j->rc[i] = k->conv1.stride == 1 ? make_wino(&net->wino[b][0], &k->conv1) : make_conv(&k->conv1, 0.0f, &net->op_conv1[b]);
+  else if (which == 1)
+    j->rc[i] = make_wino(&net->wino[b][1], &k->conv2);
+  else
+    j->rc[i] = k->down.oc ? make_conv(&k->down, -INFINITY, &net->op_down[b]) : 0;
 }
 
 int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err, size_t errlen) {
@@ -109,16 +128,15 @@ int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err,
   net->model = m;
   net->pool = pool;
   net->profile = gc_prof_wanted();
-  net->par = (gc_parallel){pool_run, pool, pool ? (int)pthreadpool_get_threads_count(pool) : 1};
+  net->par = (gc_parallel){gc_pool_run, pool, pool ? (int)pthreadpool_get_threads_count(pool) : 1};
   if (xnn_initialize(NULL) != xnn_status_success) return ERR("XNNPACK initialisation failed (no wasm SIMD?)");
-  int bad = make_conv(&m->conv1, -INFINITY, &net->op_stem) || make_clamp(&net->op_relu);
+  int bad = make_clamp(&net->op_relu);
   bad = bad || xnn_create_max_pooling2d_nhwc_f32(1, 1, 1, 1, 3, 3, 2, 2, 1, 1, -INFINITY, INFINITY, 0,
                                                  &net->op_pool) != xnn_status_success;
-  for (int b = 0; b < 8 && !bad; b++) {
-    gc_block *k = &m->blocks[b];
-    bad = (k->conv1.stride == 1 ? make_wino(&net->wino[b][0], &k->conv1, &net->par, &net->create_wino_ms)
-                                : make_conv(&k->conv1, 0.0f, &net->op_conv1[b])) ||
-          make_wino(&net->wino[b][1], &k->conv2, &net->par, &net->create_wino_ms) || (k->down.oc && make_conv(&k->down, -INFINITY, &net->op_down[b]));
+  if (!bad) {
+    make_job j = {.net = net, .m = m};
+    gc_parallel_for(&net->par, make_task, &j, sizeof j.rc / sizeof *j.rc);
+    for (size_t i = 0; i < sizeof j.rc / sizeof *j.rc; i++) bad |= j.rc[i];
   }
   bad = bad || xnn_create_fully_connected_nc_f32(GC_FEAT, m->num_classes, GC_FEAT, m->num_classes, m->fc_w, m->fc_b,
                                                  -INFINITY, INFINITY, 0, NULL, NULL, &net->op_fc) != xnn_status_success;

@@ -31,7 +31,6 @@ typedef struct gc_net {
   const gc_model *model;
   struct pthreadpool *pool;        /* NULL: run on the calling thread */
   int profile;                     /* print per-operator times (GC_PROFILE=1, see forward.c) */
-  double create_wino_ms;           /* of gc_net_create's time, the Winograd weight transforms */
   int in_h, in_w;                  /* shape the operators are reshaped for (0: none yet) */
   /* ---- activations, valid after gc_net_forward ---- */
   gc_tensor x;                     /* normalised input                    [H][W][3]     */
@@ -73,6 +72,8 @@ int gc_prof_wanted(void);          /* GC_PROFILE set (Node) or Module.gcProfile 
  * that runs as Winograd are transformed and then freed from m (set to NULL): nothing reads them again.
  * Returns 0 or -1 with err. */
 int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err, size_t errlen);
+/* pool (a pthreadpool, or NULL) as a gc_parallel's run: what gc_create hands the model loader. */
+void gc_pool_run(void *pool, gc_task_fn fn, void *ctx, size_t n);
 /* Size activations and operators for an H×W input (H, W in [32, 4096]). 0 or -1 with err. */
 int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen);
 /* Run the forward pass on net->x.data (filled by the caller). 0 or -1 with err. */

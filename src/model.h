@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parallel.h"
+
 #define GC_FEAT 512 /* channels entering fc */
 
 typedef struct gc_conv {
@@ -47,6 +49,10 @@ typedef struct gc_model {
  * with a one-line, human-readable reason in err (e.g. "layer3.1.conv2.weight: shape [256,256,3,3]
  * expected, file has [256,128,3,3]"). On failure *m is left zeroed: nothing to free. */
 int gc_model_load(gc_model *m, const uint8_t *data, size_t size, char *err, size_t errlen);
+/* The same, the convolutions loaded side by side on par's threads (NULL: the calling thread); the result
+ * is bit-identical, and a failure reports the same (first, in file order) reason. */
+int gc_model_load_par(gc_model *m, const uint8_t *data, size_t size, const gc_parallel *par, char *err,
+                      size_t errlen);
 void gc_model_free(gc_model *m);
 
 #endif

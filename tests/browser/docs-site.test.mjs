@@ -88,9 +88,7 @@ before(() => {
 });
 
 after(async () => {
-  setTimeout(() => process.exit(process.exitCode ?? 1), 20000).unref();
-  await srv?.stop();
-  await browser?.close();
+  await h.closeSuite({ srv, browser });
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 

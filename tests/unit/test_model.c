@@ -434,6 +434,27 @@ static void test_model_errors(void) {
   var[5] = 0x7e00; /* NaN */
   expect_fail_set("NaN running_var", &base, "is not a valid variance");
   var[5] = keep;
+  uint16_t *mean = find(&base, "layer3.0.bn2.running_mean")->h, keep_mean = mean[2];
+  mean[2] = 0x7c00; /* +inf */
+  expect_fail_set("infinite running_mean", &base, "layer3.0.bn2[2]: BatchNorm gives a non-finite scale or shift");
+  mean[2] = keep_mean;
+  uint16_t *gamma = find(&base, "bn1.weight")->h, keep_gamma = gamma[0];
+  gamma[0] = 0x7e00; /* NaN */
+  expect_fail_set("NaN gamma", &base, "bn1[0]: BatchNorm gives a non-finite");
+  gamma[0] = keep_gamma;
+
+  /* 65,537 tensors: refused by the parser at the limit, not after parsing them all. */
+  {
+    size_t cap = 65537 * 64 + 64, n = 0;
+    char *json = malloc(cap);
+    n += (size_t)snprintf(json + n, cap - n, "{");
+    for (int i = 0; i <= GC_ST_MAX_TENSORS; i++)
+      n += (size_t)snprintf(json + n, cap - n, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}",
+                            i ? "," : "", i);
+    n += (size_t)snprintf(json + n, cap - n, "}");
+    expect_fail_json("65,537 tensors", json, 4, "more than 65536 tensors");
+    free(json);
+  }
 
   /* Truncations: everything from an empty file to one byte short must fail cleanly. */
   size_t size, jn;
@@ -569,6 +590,54 @@ static void test_parser_ok(void) {
   free(buf);
 }
 
+/* ---- tests: the parallel loader ---- */
+
+/* A stand-in pool that runs the tasks backwards, each as "thread" i % 3: any dependence between the
+ * conv tasks, or on their order, shows up as a difference from the serial load. */
+static void reverse_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
+  (void)pool;
+  for (size_t i = n; i-- > 0;) fn(ctx, i % 3, i);
+}
+
+static int same_conv(const gc_conv *a, const gc_conv *b) {
+  size_t w = (size_t)a->oc * a->kh * a->kw * a->ic, o = (size_t)a->oc;
+  return a->oc == b->oc && a->ic == b->ic && a->kh == b->kh && a->stride == b->stride && a->pad == b->pad &&
+         !memcmp(a->w, b->w, w * sizeof *a->w) && !memcmp(a->b, b->b, o * sizeof *a->b) &&
+         !memcmp(a->bn_scale, b->bn_scale, o * sizeof *a->b) && !memcmp(a->bn_shift, b->bn_shift, o * sizeof *a->b);
+}
+
+static void test_parallel_load(void) {
+  const gc_parallel par = {reverse_run, NULL, 3};
+  tset s = make_set(8, "F16", 1);
+  size_t size;
+  uint8_t *buf = build(&s, &size, NULL);
+  gc_model a, b;
+  char err[256] = "";
+  int rc = gc_model_load(&a, buf, size, err, sizeof err) | gc_model_load_par(&b, buf, size, &par, err, sizeof err);
+  CHECK(rc == 0, "parallel load: %s", err);
+  if (rc == 0) {
+    int bad = a.num_classes != b.num_classes || memcmp(a.fc_w, b.fc_w, 8 * 512 * sizeof *a.fc_w);
+    for (size_t i = 0; i < sizeof CONVS / sizeof *CONVS; i++) bad += !same_conv(conv_of(&a, (int)i), conv_of(&b, (int)i));
+    CHECK(bad == 0, "parallel load differs from the serial one in %d arrays", bad);
+    printf("ok   parallel load (tasks in reverse order) equals the serial one, byte for byte\n");
+  }
+  gc_model_free(&a);
+  gc_model_free(&b);
+  free(buf);
+  /* Two broken convs: the error is the first in file order (what the serial loader reports), whatever
+   * order the tasks ran in, and nothing is left allocated. */
+  uint16_t *v1 = find(&s, "layer1.0.bn1.running_var")->h, *v4 = find(&s, "layer4.1.bn2.running_var")->h;
+  v1[3] = 0xbc00, v4[7] = 0xbc00; /* -1.0 */
+  buf = build(&s, &size, NULL);
+  err[0] = 0;
+  rc = gc_model_load_par(&b, buf, size, &par, err, sizeof err);
+  CHECK(rc == -1 && strstr(err, "layer1.0.bn1.running_var[3]") && all_zero(&b, sizeof b),
+        "parallel load, two bad convs: rc %d, '%s' (want the first in file order, layer1.0.bn1)", rc, err);
+  printf("ok   parallel load reports the first bad conv in file order: %s\n", err);
+  free(buf);
+  free_set(&s);
+}
+
 int main(void) {
   test_half();
   test_parser_ok();
@@ -577,5 +646,6 @@ int main(void) {
   test_load("F32, 8 classes, with num_batches_tracked", 8, "F32", 1, 0);
   test_load("F16, 1000 classes", 1000, "F16", 0, 0);
   test_load("mixed F32/F16, 8 classes", 8, "F16", 1, 1);
+  test_parallel_load();
   return check_report();
 }

@@ -201,6 +201,7 @@ int gc_topk(const gc_ctx *g, int k, int *idx) {
  * and gc_js_error(ctx) (or gc_js_error(NULL) for gc_js_create) holds the one-line reason. */
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
+#include <malloc.h>
 
 typedef struct gc_js {                /* what the worker holds: the context plus its outputs */
   gc_ctx *g;
@@ -232,6 +233,8 @@ EMSCRIPTEN_KEEPALIVE gc_js *gc_js_create(uint8_t *weights, size_t n, int multila
 }
 
 EMSCRIPTEN_KEEPALIVE const char *gc_js_error(const gc_js *j) { return j ? j->err : create_err; }
+/* Bytes malloc holds now: the soak tests' leak check (the WebAssembly memory itself only grows in 8 MB steps). */
+EMSCRIPTEN_KEEPALIVE size_t gc_js_heap_used(void) { return mallinfo().uordblks; }
 EMSCRIPTEN_KEEPALIVE void gc_js_destroy(gc_js *j) {
   if (!j) return;
   gc_destroy(j->g);

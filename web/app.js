@@ -49,19 +49,26 @@ const state = {
 
 // The banner is role="alert" (read out at once) and leaves the focus where it is; its dismiss button
 // gives the focus back to the control the user was on (a hidden button would drop it to <body>).
-let focusBeforeBanner = null;
-function showError(e) {
+// sticky: the message stays after the next success (an engine crash: the page recovers by itself at
+// once, and the user would not see a message that went with the next picture), until dismissed or replaced.
+let focusBeforeBanner = null, stickyBanner = false;
+function showError(e, { sticky = false } = {}) {
   const msg = String((e && e.message) || e).split('\n')[0];
   if (!$('banner').contains(document.activeElement)) focusBeforeBanner = document.activeElement;
   $('banner-text').textContent = msg;
   $('banner').hidden = false;
+  stickyBanner = sticky;
   document.body.dataset.errors = String(Number(document.body.dataset.errors || 0) + 1);
   console.warn('gradcam:', msg);
 }
-const clearError = () => { $('banner').hidden = true; };
+const clearError = (dismissed = false) => {
+  if (stickyBanner && !dismissed) return;
+  stickyBanner = false;
+  $('banner').hidden = true;
+};
 $('banner-close').addEventListener('click', () => {
   const back = focusBeforeBanner;
-  clearError();
+  clearError(true);
   const usable = back && back !== document.body && back.isConnected && !back.disabled && back.getClientRects().length;
   (usable ? back : $('model-select')).focus();
 });
@@ -98,6 +105,7 @@ async function loadModel(args) {
   try {
     gc = await createGradCam({
       model, multilabel, inputSize: [size, size], threads: Number(new URLSearchParams(location.search).get('threads')) || undefined,
+      onCrash: (msg) => { if (gc && gc === state.gc) engineCrashed(msg, label); },
       onProgress: (loaded, total, cached) => {
         if (seq !== modelSeq) return;
         if (total) { bar.max = total; bar.value = loaded; }
@@ -132,6 +140,15 @@ async function loadModel(args) {
   state.classIndex = -1;
   grid.setClasses(gc.numClasses);
   if (state.hasImage) await explainFromCanvas();
+}
+
+// The worker died; gradcam.js is starting a new one with the same model. Say so, and draw the current
+// picture again (its pixels went with the old worker; the canvas has them).
+function engineCrashed(msg, label) {
+  showError(`${msg} — the engine was restarted`, { sticky: true });
+  $('model-status').textContent = `${label}: the engine stopped and was restarted`;
+  document.body.dataset.engineRestarts = String(Number(document.body.dataset.engineRestarts || 0) + 1);
+  if (state.hasImage && !state.webcam) explainFromCanvas().catch(showError); // the webcam sends a frame anyway
 }
 
 function setLabels(names) {
@@ -207,7 +224,10 @@ function explain(imageData = null, { metrics = false, compare = false, gridOnly 
   return new Promise((resolve, reject) => {
     if (queued) queued.resolve(); // superseded
     queued = { imageData: imageData || queued?.imageData || null, metrics, compare, gridOnly, resolve, reject };
-    inflight?.abort();
+    // A long job (Score-CAM, metrics, compare...) in flight stops for the newer request; a quick one finishes
+    // (and is drawn) while the worker drops the stale requests queued behind it: cancelling every quick job
+    // on each slider event drew nothing until the drag stopped (overload.test.mjs).
+    if (inflight?.long) inflight.abort();
     if (!running) running = drain();
   });
 }
@@ -223,6 +243,7 @@ async function drain() {
     queued = null;
     setBusy(true);
     const ac = new AbortController();
+    ac.long = job.compare || job.metrics || isLong({ ...methods.options(), ...display.options() });
     inflight = ac;
     userCancelled = false;
     try {
@@ -235,6 +256,7 @@ async function drain() {
         continue;
       }
       methods.jobEnd('failed');
+      if (e.crashed && !state.gc?.dead) { job.resolve(); continue; } // engineCrashed said so, and draws again
       job.reject(e);
       if (state.gc?.dead && state.modelArgs) { // the worker crashed: a fresh one, same model and image
         showError(`${e.message} — restarting the engine`);

@@ -22,9 +22,9 @@
 // and labels you name (same-origin; cached with the Cache API, so a reload costs one HEAD request
 // to check the copy is current instead of a new download).
 // Every failure is a rejected promise with an Error whose message is one line.
-import { bytesOf, fail, labelsOf, toImageData, toSafetensors } from './load.js';
+import { bytesOf, fail, labelsOf, oneLine, relaxedSimdSupported, simdSupported, toImageData, toSafetensors } from './load.js';
 
-export { fetchBytes, MODEL_CACHE, parseLabels, toImageData, toSafetensors } from './load.js';
+export { fetchBytes, MODEL_CACHE, parseLabels, relaxedSimdSupported, simdSupported, toImageData, toSafetensors } from './load.js';
 
 export const LAYERS = ['conv1', 'relu', 'maxpool', 'layer1', 'layer1.0', 'layer1.1', 'layer2', 'layer2.0', 'layer2.1',
   'layer3', 'layer3.0', 'layer3.1', 'layer4', 'layer4.0', 'layer4.1'];
@@ -99,17 +99,6 @@ export const tileCaption = (label, prob, method, layer) => `${label} ${(100 * pr
 // What a cancelled explain rejects with: an Error named AbortError, as fetch's, with a one-line message.
 const abortError = (msg = 'cancelled') => Object.assign(new Error(msg), { name: 'AbortError' });
 
-// (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only with SIMD.
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253,
-  15, 253, 98, 11]);
-export function simdSupported() {
-  try {
-    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
-  } catch {
-    return false;
-  }
-}
-
 // Threads on a host that cannot send COOP/COEP (GitHub Pages and the like): registers the service worker
 // at swUrl (coi-sw.js, copied to the site's root: a service worker controls only the pages at or below
 // its folder; relative URLs are against the page), which adds the cross-origin isolation headers to
@@ -145,8 +134,10 @@ export async function crossOriginIsolate(swUrl = 'coi-sw.js') {
 // Start a worker with the engine and the model. weights: a promise of the weights' bytes (.safetensors
 // or .pth): the worker starts, and the engine compiles and instantiates, while they download (start-up
 // is the longer of the two, not their sum). Returns {info: {numClasses, engine}, call(op, args,
-// transfer, {onProgress, signal}), dead (getter), die(msg)}. onDeath(msg) runs once when the worker is
-// gone (crashed, or ended with die).
+// transfer, {onProgress, signal, life}), dead (getter), die(msg, crashed), watch(fn), worker}. onDeath(msg)
+// and the watch()ers' fn(msg, crashed) run once when the worker is gone: crashed (an error the worker did
+// not catch, an unreadable message, a trap in the engine: the pending calls reject with an Error whose
+// `crashed` is true) or ended with die (dispose).
 async function startEngine({ engineUrls, threads, weights, multilabel, width, height, onDeath }) {
   const workerUrl = new URL('worker.js', import.meta.url);
   // The worker starts from a blob: URL that only imports worker.js. A worker loaded straight from its
@@ -156,18 +147,20 @@ async function startEngine({ engineUrls, threads, weights, multilabel, width, he
   const boot = URL.createObjectURL(new Blob([`importScripts(${JSON.stringify(workerUrl.href)});`], { type: 'text/javascript' }));
   const worker = new Worker(boot, { name: 'gradcam' });
   setTimeout(() => URL.revokeObjectURL(boot), 10000); // kept a while: some browsers fetch it lazily
-  const pending = new Map();
+  const pending = new Map(), watchers = new Set();
   let nextId = 1, dead = null;
-  const die = (msg) => {
+  const die = (msg, crashed = false) => {
     if (dead) return;
     dead = msg;
-    for (const { reject } of [...pending.values()]) reject(new Error(msg));
+    for (const { reject } of [...pending.values()]) reject(Object.assign(new Error(msg), crashed ? { crashed: true } : {}));
     pending.clear();
     worker.terminate();
     onDeath?.(msg);
+    for (const f of watchers) f(msg, crashed);
   };
   worker.onmessage = (e) => {
-    const { id, ok, result, error, aborted, progress } = e.data;
+    const { id, ok, result, error, aborted, progress, fatal } = e.data;
+    if (fatal) return die(error, true); // the engine trapped: nothing more can run in this worker
     const p = pending.get(id);
     if (!p) return; // e.g. the answer to a job this side gave up on (aborted)
     if (progress !== undefined) {
@@ -177,24 +170,36 @@ async function startEngine({ engineUrls, threads, weights, multilabel, width, he
     pending.delete(id);
     if (ok) p.resolve(result); else p.reject(aborted ? abortError(error) : new Error(error));
   };
-  worker.onerror = (e) => { e.preventDefault(); die(`the engine worker failed: ${e.message || 'could not start (is worker.js served?)'}`); };
-  worker.onmessageerror = () => die('the engine worker sent an unreadable message');
+  const started = { done: false };
+  worker.onerror = (e) => {
+    e.preventDefault();
+    die(`the engine worker failed: ${e.message || (started.done ? 'it stopped' : 'could not start (is worker.js served?)')}`, true);
+  };
+  worker.onmessageerror = () => die('the engine worker sent an unreadable message', true);
   // A job for the worker. signal: on abort the promise rejects at once with an AbortError and the
   // worker is told to stop the job (it does so between two steps, ~50 ms at most, then is free).
-  const call = (op, args = {}, transfer = [], { onProgress, signal } = {}) => {
+  // life: the instance's own signal (dispose), whose reason is the AbortError to reject with.
+  const call = (op, args = {}, transfer = [], { onProgress, signal, life } = {}) => {
     if (dead) return Promise.reject(new Error(dead));
+    if (life?.aborted) return Promise.reject(life.reason);
     if (signal?.aborted) return Promise.reject(abortError());
     return new Promise((resolve, reject) => {
       const id = nextId++;
-      const onAbort = () => {
+      const onAbort = (why) => () => {
         if (!pending.has(id)) return;
         pending.delete(id);
         worker.postMessage({ op: 'cancel', id });
-        reject(abortError());
+        reject(why());
       };
-      const settle = (f) => (v) => { signal?.removeEventListener('abort', onAbort); f(v); };
+      const a1 = onAbort(() => abortError()), a2 = onAbort(() => life.reason);
+      const settle = (f) => (v) => {
+        signal?.removeEventListener('abort', a1);
+        life?.removeEventListener('abort', a2);
+        f(v);
+      };
       pending.set(id, { resolve: settle(resolve), reject: settle(reject), onProgress });
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', a1, { once: true });
+      life?.addEventListener('abort', a2, { once: true });
       worker.postMessage({ id, op, ...args }, transfer);
     });
   };
@@ -212,6 +217,7 @@ async function startEngine({ engineUrls, threads, weights, multilabel, width, he
     die('disposed');
     fail(e);
   }
+  started.done = true;
   // Where start-up went, in ms from the page's navigation (performance.now()'s zero): the worker asked
   // for, running, its engine compiled and instantiated, the weights downloaded (or read from the
   // cache), copied into the engine, the model made (parse, BN fold, Winograd, XNNPACK packing), ready.
@@ -220,7 +226,10 @@ async function startEngine({ engineUrls, threads, weights, multilabel, width, he
     worker: rel(t.created), workerRunning: rel(e?.workerStarted), engineLoaded: rel(e?.loaded), weights: rel(t.weights),
     copied: rel(info.copied), modelMade: rel(info.created), ready: rel(t.ready),
   };
-  return { info, call, die, startup, get dead() { return dead; } };
+  return {
+    info, call, die, startup, worker, get dead() { return dead; }, get pending() { return pending.size; },
+    watch: (f) => { watchers.add(f); return () => watchers.delete(f); },
+  };
 }
 
 // createGradCam({shared: true}) engines, by model URL + multilabel + threads + engine: each entry is
@@ -252,8 +261,13 @@ const orAbort = (p, signal) => (!signal ? p : new Promise((resolve, reject) => {
  *               does this). Each keeps its own image, input size and explanation; their jobs queue in
  *               the worker (one instance's explain never cancels another's). dispose() drops one
  *               reference; the worker ends with the last. Weights given as bytes are never shared.
+ *   onCrash:    (message) when the worker died (an uncaught error, a trap in the engine): the instance
+ *               starts a new one at once (same model, its input size; calls made meanwhile wait for it),
+ *               the calls that were pending reject with an Error whose `crashed` is true, and the image
+ *               is gone with the old worker (explain(null) rejects until an image is given again).
  */
-export async function createGradCam({ model, labels, multilabel, inputSize, onProgress, engine, threads, signal, shared = false } = {}) {
+export async function createGradCam({ model, labels, multilabel, inputSize, onProgress, engine, threads, signal, shared = false,
+  onCrash } = {}) {
   if (!simdSupported()) fail('this browser does not support WebAssembly SIMD, which the engine needs (try a current Chrome, Edge, Firefox or Safari)');
   if (!model) { // the default, as the CLI's: the shapes model shipped with the engine
     model = new URL('models/shapes/resnet18-shapes.safetensors', import.meta.url);
@@ -262,8 +276,13 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
   // The threaded engine needs SharedArrayBuffer, i.e. a cross-origin isolated page (COOP + COEP
   // headers, as scripts/serve sends); it is tried first there and the plain one is the fallback
   // (a site built without threads answers 404 for it, once per engine).
+  // Where the browser validates relaxed SIMD, each engine's relaxed build (fused multiply-add) goes first,
+  // the SIMD one after it as the fallback (a site built without them answers 404, once per engine). The
+  // names are spelt out, so that bundlers and readers see every file this may load.
+  const rx = relaxedSimdSupported() ? 0 : 1;
+  const plain = ['gradcam-engine-relaxed.js', 'gradcam-engine.js'].slice(rx);
   const engineNames = engine ? [engine] : globalThis.crossOriginIsolated && threads !== 1
-    ? ['gradcam-engine-mt.js', 'gradcam-engine.js'] : ['gradcam-engine.js'];
+    ? [...['gradcam-engine-relaxed-mt.js', 'gradcam-engine-mt.js'].slice(rx), ...plain] : plain;
   const engineUrls = engineNames.map((n) => new URL(n, import.meta.url).href);
   const ml = multilabel === true ? 1 : multilabel === false ? 0 : -1;
   const [w, h] = inputSize || [224, 224];
@@ -274,76 +293,152 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     // a crashed shared worker leaves the map, so that the next instance starts a fresh one
     onDeath: () => { if (key && sharedEngines.get(key)?.core?.dead) sharedEngines.delete(key); },
   });
-  let core = null, entry = null, names;
-  if (key) {
-    entry = sharedEngines.get(key);
-    if (!entry) {
-      const e = entry = { refs: 0, listeners: new Set(), core: null, promise: null };
-      const fan = (l, t, c) => { for (const f of e.listeners) try { f(l, t, c); } catch { /* the caller's */ } };
-      e.promise = start(bytesOf(model, { onProgress: fan })).then((c) => (e.core = c));
-      e.promise.catch(() => { if (sharedEngines.get(key) === e) sharedEngines.delete(key); });
-      sharedEngines.set(key, e);
+  // This instance's engine: its own, or the page's shared one (joined, or started) → [core, entry].
+  // sig gives up waiting (a shared start goes on for the others); progress: the weights' download.
+  const acquire = async (sig, progress) => {
+    if (!key) return [await start(bytesOf(model, { onProgress: progress, signal: sig })), null];
+    let e = sharedEngines.get(key);
+    if (!e) {
+      const en = e = { refs: 0, listeners: new Set(), core: null, promise: null };
+      const fan = (l, t, c) => { for (const f of en.listeners) try { f(l, t, c); } catch { /* the caller's */ } };
+      en.promise = start(bytesOf(model, { onProgress: fan })).then((c) => {
+        en.core = c;
+        if (en.refs === 0) letGo(c, null, 'disposed'); // everyone gave up waiting: nobody holds it
+        return c;
+      });
+      en.promise.catch(() => { if (sharedEngines.get(key) === en) sharedEngines.delete(key); });
+      sharedEngines.set(key, en);
     }
-    entry.refs++;
-    if (onProgress) entry.listeners.add(onProgress);
+    e.refs++;
+    if (progress) e.listeners.add(progress);
+    try {
+      return [await orAbort(e.promise, sig), e];
+    } catch (err) {
+      if (--e.refs === 0 && e.core) letGo(e.core, null, 'disposed');
+      throw err;
+    } finally {
+      e.listeners.delete(progress);
+    }
+  };
+  // An instance lets go of its engine (e: its shared entry): the worker ends when no instance holds it.
+  function letGo(c, e, why) {
+    if (e && --e.refs > 0) return;
+    if (key && sharedEngines.get(key)?.core === c) sharedEngines.delete(key);
+    c.die(why);
+  }
+  let names;
+  if (key) {
     const lkey = typeof labels === 'string' || labels instanceof URL ? new URL(String(labels), document.baseURI).href : null;
     let lp = lkey ? sharedLabels.get(lkey) : labelsOf(labels, {});
     if (!lp) {
       sharedLabels.set(lkey, lp = labelsOf(labels, {}));
       lp.catch(() => sharedLabels.delete(lkey));
     }
-    try {
-      [core, names] = await orAbort(Promise.all([entry.promise, lp]), signal);
-    } catch (e) {
-      if (--entry.refs === 0 && entry.core) { sharedEngines.delete(key); entry.core.die('disposed'); }
-      throw e;
-    } finally {
-      entry.listeners.delete(onProgress);
-    }
+    names = orAbort(lp, signal);
   } else {
-    [core, names] = await Promise.all([start(bytesOf(model, { onProgress, signal })), labelsOf(labels, { signal })]);
+    names = labelsOf(labels, { signal });
   }
+  // Both, or neither: an engine whose labels failed is let go (its worker would live on otherwise).
+  const [got, lab] = await Promise.allSettled([acquire(signal, onProgress), names]);
+  if (got.status === 'fulfilled' && lab.status === 'rejected') letGo(got.value[0], got.value[1], 'disposed');
+  if (got.status === 'rejected') throw got.reason;
+  if (lab.status === 'rejected') throw lab.reason;
+  let [core, entry] = got.value;
+  names = lab.value;
   const info = core.info;
   const client = nextClient++;
-  let disposed = null;
-  const call = (op, args = {}, transfer = [], opts = {}) => (disposed ? Promise.reject(new Error(disposed))
-    : core.call(op, { client, ...args }, transfer, opts));
+  // disposed / broken: why this instance is unusable (dispose(); a crashed worker whose replacement did
+  // not start). restarting: the promise of the replacement while it starts (calls wait for it).
+  // lostImage: the worker that held this instance's image is gone: explain(null) cannot work.
+  let size = [w, h], disposed = null, broken = null, restarting = null, lostImage = false, hadImage = false, restarts = 0;
+  const life = new AbortController(); // aborted by dispose(): every pending call rejects at once
+  const call = async (op, args = {}, transfer = [], opts = {}) => {
+    // no await before core.call unless restarting: the worker gets the messages in the order of the calls
+    if (restarting && !disposed && !broken) await restarting.catch(() => {});
+    if (disposed || broken) throw new Error(disposed || broken);
+    if (args.pixels) { lostImage = false; hadImage = true; }
+    else if (lostImage && (op === 'explain' || op === 'probs')) fail('the engine was restarted after a crash: give the image again');
+    return core.call(op, { client, ...args }, transfer, { ...opts, life: life.signal });
+  };
+  // A crashed worker (not one ended by dispose) is replaced at once: same model, this instance's input
+  // size; the calls that were pending reject (err.crashed), later ones wait for the new worker.
+  const watch = (c) => c.watch((msg, crashed) => {
+    if (!crashed || disposed || c !== core) return;
+    restarts++;
+    lostImage = hadImage;
+    const r = restarting = (async () => {
+      const [c2, e2] = await acquire(null, null);
+      [core, entry] = [c2, e2];
+      try {
+        if (!disposed) await c2.call('setInputSize', { client, width: size[0], height: size[1] });
+      } catch (err) {
+        letGo(c2, e2, 'disposed');
+        throw err;
+      }
+      if (disposed) return leave(c2, e2);
+      watch(c2); // only now: a worker that crashes while starting is not replaced again and again
+    })();
+    r.then(() => { if (restarting === r) restarting = null; }, (e) => {
+      if (restarting === r) restarting = null;
+      broken = `the engine crashed and could not be restarted: ${oneLine(e)}`;
+    });
+    try { onCrash?.(msg); } catch { /* the caller's */ }
+  });
+  // The instance leaves engine c: the worker frees its image, then the instance lets go of it.
+  const leave = (c, e) => {
+    let once = c.dead;
+    const end = () => { if (!once) { once = true; letGo(c, e, disposed); } };
+    c.call('dispose', { client }).then(end, end);
+    setTimeout(end, 1000);
+  };
   // The client's first message: it joins the worker at its input size (checked by the engine).
   try {
     await call('setInputSize', { width: w, height: h });
   } catch (e) {
-    release();
+    letGo(core, entry, 'disposed');
     fail(e);
   }
-  // This instance lets go of its engine: the worker ends when no instance holds it any more.
-  function release() {
-    if (!key) return core.die(disposed || 'disposed');
-    if (--entry.refs > 0) return;
-    if (sharedEngines.get(key) === entry) sharedEngines.delete(key);
-    core.die(disposed || 'disposed');
-  }
+  watch(core);
   const n = info.numClasses;
   const labelList = names && names.length === n ? names : Array.from({ length: n }, (_, i) => `class ${i}`);
   const labelsMatched = !names || names.length === n;
   const named = (t) => ({ index: t.index, label: labelList[t.index], prob: t.prob });
-  let size = [w, h];
 
-  // The pixels for the worker: a copy of the caller's ImageData unless transfer (then its buffer moves
-  // and the ImageData is detached); an ImageData decoded here is ours to hand over.
-  const send = async (imageData, transfer = false) => {
-    const d = await toImageData(imageData);
-    const own = transfer || d !== imageData;
-    return { pixels: own ? d.data.buffer : d.data.buffer.slice(0), width: d.width, height: d.height };
+  // post(img) for classify and explain, in the order they were called whatever decoding their images
+  // took (the newest wins in the worker: explain(img) then explain(null, …) must not arrive the other way
+  // round). img.pixels: a copy of the caller's ImageData unless transfer (then its buffer moves and the
+  // ImageData is detached); an ImageData decoded here is ours to hand over. dispose() meanwhile: AbortError.
+  let tail = Promise.resolve();
+  const ordered = async (imageData, transfer, post) => {
+    if (disposed) throw new Error(disposed);
+    const prep = !imageData ? Promise.resolve({}) : toImageData(imageData).then((d) => {
+      const own = transfer || d !== imageData;
+      return { pixels: own ? d.data.buffer : d.data.buffer.slice(0), width: d.width, height: d.height };
+    });
+    let posted;
+    const prev = tail;
+    tail = new Promise((r) => { posted = r; });
+    try {
+      await prev;
+      const img = await prep;
+      if (disposed) throw life.signal.reason;
+      return post(img); // call() posts at once (unless a crashed worker is being replaced: then in order)
+    } finally {
+      posted();
+    }
   };
 
   const api = {
     numClasses: n,
     labels: labelList,
     labelsMatched, // false: the labels file had another count than the model's classes
-    get dead() { return disposed || core.dead; }, // null while usable; else why not (worker crashed, disposed)
+    // null while usable (also while a crashed worker is being replaced); else why not (disposed, or the
+    // replacement of a crashed worker failed)
+    get dead() { return disposed || broken || (restarting ? null : core.dead); },
+    get restarts() { return restarts; }, // how many times a crashed worker was replaced
     shared: !!key, // one worker and model copy with the page's other instances of the same model
     startup: core.startup, // the engine's start-up profile (startEngine): ms from navigation per step
-    engine: info.engine.split('/').pop(), // the engine that runs: gradcam-engine(-mt).js
+    engine: info.engine.split('/').pop(), // the engine that runs: gradcam-engine(-relaxed)(-mt).js
     get inputSize() { return size.slice(); },
 
     async setInputSize(width, height) {
@@ -354,8 +449,7 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     // → {top: [{index, label, prob}] (≤ 5, best first), probs: Float32Array, timings}
     // transfer: hand the ImageData's buffer to the worker instead of copying it (it is detached after).
     async classify(imageData, { transfer = false } = {}) {
-      const img = await send(imageData, transfer);
-      const r = await call('classify', { ...img, wantProbs: true }, [img.pixels]);
+      const r = await ordered(imageData, transfer, (img) => call('classify', { ...img, wantProbs: true }, [img.pixels]));
       return { top: r.top.map(named), probs: new Float32Array(r.probs), timings: r.timings };
     },
 
@@ -386,9 +480,9 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     //   signal       an AbortSignal: aborting rejects with an Error named AbortError ('cancelled') and
     //                stops the job in the worker; the instance stays usable
     // compared: FinerCAM's rivals (class indices) when it chose them itself, else []. One explain runs
-    // at a time per instance and the newest wins: an explain sent while another runs cancels that one
-    // (it rejects with an AbortError). An explain that sent pixels leaves them as "the last image" even
-    // when cancelled. Asking again for the same explanation in another style (alpha, colormap, mode,
+    // at a time per instance and the newest wins: an explain sent while others wait or run cancels them
+    // (they reject with an AbortError; queued ones never start). An explain that sent pixels leaves them
+    // as "the last image" even when cancelled. Asking again for the same explanation in another style (alpha, colormap, mode,
     // grey) redraws it only: the method does not run again.
     async explain(imageData, {
       classIndex = -1, layer = 'layer4', alpha = 0.5, overlay = true, heatmap = true, cam = true, method = 'gradcam',
@@ -399,13 +493,12 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
       if (signal?.aborted) throw abortError();
       if (colormap) oneOf('colormap', colormap, COLORMAPS);
       oneOf('mode', mode, MODES); oneOf('sign', sign, SIGNS); oneOf('scale', scale, SCALES); oneOf('interp', interp, INTERPS);
-      const img = imageData ? await send(imageData, transfer) : {};
-      const r = await call('explain', {
+      const r = await ordered(imageData, transfer, (img) => call('explain', {
         ...img, classIndex, layer: layerList(layer).join(','), alpha, overlay, heatmap, cam, wantProbs: true, method,
         eigenSmooth: !!eigenSmooth, augSmooth: !!augSmooth, metrics: !!metrics,
         roadPercentiles: roadPercentiles ? Array.from(roadPercentiles) : null, roadNoise,
         colormap: colormap || '', mode, grey: !!grey, sign, scale, interp, atInputSize: !!atInputSize,
-      }, img.pixels ? [img.pixels] : [], { onProgress, signal });
+      }, img.pixels ? [img.pixels] : [], { onProgress, signal }));
       const out = {
         classIndex: r.classIndex, label: labelList[r.classIndex], prob: r.prob, layer: r.layer, method: r.method,
         eigenSmooth: r.eigenSmooth, eigenSmoothIgnored: r.eigenSmoothIgnored, augSmooth: r.augSmooth, compared: r.compared,
@@ -470,14 +563,26 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
       return tiles;
     },
 
-    // Later calls reject at once; the worker frees the model, then ends (its memory goes with it).
+    // Diagnostics, answered at once even while a job runs: {heapBytes (the engine's WebAssembly memory),
+    // heapUsed (bytes malloc holds; null when the engine does not say), clients, queued, running,
+    // explains / computed / dropped / stopped (the worker's counts: asked; computed or redrawn; never
+    // started; stopped midway), pending (this page's unanswered calls to the worker), restarts}.
+    async stats() {
+      const r = await call('stats');
+      return { ...r, pending: core.pending, restarts };
+    },
+
+    // Test hook: the Worker running the engine now (a test ends it to play a crash).
+    get _worker() { return core.worker; },
+
+    // The calls still pending reject at once with an AbortError ('cancelled: this GradCam instance was
+    // disposed'), later ones with an Error; the worker frees this instance's image and, when no other
+    // instance holds it, the model, then ends (its memory goes with it).
     dispose() {
-      if (disposed || core.dead) return;
+      if (disposed) return;
       disposed = 'this GradCam instance was disposed';
-      let once = false;
-      const end = () => { if (!once) { once = true; release(); } };
-      core.call('dispose', { client }).then(end, end);
-      setTimeout(end, 1000);
+      life.abort(abortError(`cancelled: ${disposed}`));
+      if (!broken && !restarting) leave(core, entry); // else nothing held, or the replacement leaves when up
     },
   };
   return api;

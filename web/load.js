@@ -1,11 +1,31 @@
-// load.js: what gradcam.js (the public API) loads: weights and labels over the network with progress and
-// the Cache API (a reload costs one HEAD request instead of a download), .pth converted to safetensors,
-// and images decoded to ImageData with their exact pixels. gradcam.js re-exports the public parts.
+// load.js: what gradcam.js (the public API) checks and loads: which engines this browser runs (SIMD, relaxed
+// SIMD), weights and labels over the network with progress and the Cache API (a reload costs one HEAD
+// request instead of a download), .pth converted to safetensors, and images decoded to ImageData with their
+// exact pixels. gradcam.js re-exports the public parts.
 import { isZip, pthToSafetensors } from './pth.js';
 
 export const MODEL_CACHE = 'gradcam-models-v1';
 export const oneLine = (e) => String((e && e.message) || e || 'unknown error').split('\n')[0];
 export const fail = (msg) => { throw new Error(oneLine(msg)); };
+
+// ---- what this browser's WebAssembly runs ---------------------------------------------------------------
+
+// (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only with SIMD.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253,
+  15, 253, 98, 11]);
+// (module (func (result v128) f32.const 0 f32x4.splat ×3 f32x4.relaxed_madd)): validates only with relaxed SIMD.
+const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 28, 1, 26, 0,
+  67, 0, 0, 0, 0, 253, 19, 67, 0, 0, 0, 0, 253, 19, 67, 0, 0, 0, 0, 253, 19, 253, 133, 2, 11]);
+const validates = (bytes) => {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(bytes);
+  } catch {
+    return false;
+  }
+};
+export const simdSupported = () => validates(SIMD_PROBE); // every engine needs it
+// Relaxed SIMD (Chromium, Firefox; not every Safari): the engines with fused multiply-add run there.
+export const relaxedSimdSupported = () => validates(RELAXED_PROBE);
 
 // ---- fetching, with progress and the Cache API ------------------------------------------------------
 

@@ -22,10 +22,16 @@
 //   {op: 'explain', ...} the newest request of a client wins: it cancels that client's running explain
 //                        (and any queued one) first, which are answered {aborted: true, error: 'cancelled: ...'};
 //                        other clients' jobs are not touched (they wait their turn)
-// An explain that brings pixels stores them even when cancelled, so that a later explain(null) always
-// works on the last image sent. A finished explanation is kept: asking again for the same one (only
-// the style differs: opacity, colormap, display mode, greyscale) just draws it again, without running
-// the method a second time.
+//   {op: 'stats'}        answered at once: the wasm heap's size (and the bytes malloc holds, when the
+//                        engine exports gc_js_heap_used), clients, queue, and explain counters
+// A client's explains that are still queued when a newer one of it arrives never start: they are answered
+// at once (aborted), so under a burst (webcam frames, a slider dragged) only the newest is computed. An
+// explain that brings pixels stores them even when cancelled (a dropped one hands them to the explain
+// that replaced it when that one brings none), so that a later explain(null) always works on the last
+// image sent. A trap in the engine (WebAssembly.RuntimeError, an emscripten abort) leaves its memory in no
+// known state: that job and every later one is answered {fatal: true}, and gradcam.js starts a new worker.
+// A finished explanation is kept: asking again for the same one (only the style differs: opacity,
+// colormap, display mode, greyscale) just draws it again, without running the method a second time.
 'use strict';
 
 let engine = null;   // the emscripten module, after init
@@ -49,6 +55,10 @@ const SIGNS = ['positive', 'negative', 'all'];
 const MODES = ['blended_heat_map', 'heat_map', 'masked_image', 'alpha_scaling'];
 
 const wallNow = () => performance.timeOrigin + performance.now();
+let fatal = '';      // why the engine cannot be trusted any more (an abort or a trap), '' while it can
+// explains: asked for; computed: ran the method or redrew a kept one; dropped: never started (replaced,
+// cancelled or disposed while queued); stopped: cancelled while running
+const counts = { explains: 0, computed: 0, dropped: 0, stopped: 0 };
 
 function fail(msg) {
   throw new Error(String(msg).split('\n')[0]);
@@ -83,7 +93,8 @@ async function loadEngine(urls, threads) {
         gcThreads: threads || undefined, // threads build only (cmake/threads-pre.js): pool size + 1
         print: () => {},
         printErr: (s) => { abortMsg = s; },
-        onAbort: (what) => { abortMsg = String(what); },
+        // after start-up, an abort (a failed assertion, an allocation that must not fail) ends this engine
+        onAbort: (what) => { abortMsg = String(what); if (engine) fatal = abortMsg.split('\n')[0] || 'the engine aborted'; },
       });
       engineUsed = engineUrl;
       return engineUsed;
@@ -233,6 +244,19 @@ function readMetrics() {
   };
 }
 
+// Client `client`'s new image, kept in the heap (not classified yet: own() does that when needed).
+function store(client, pixels, width, height) {
+  const c = clientOf(client);
+  if (!(pixels instanceof ArrayBuffer) || pixels.byteLength !== width * height * 4) fail('bad pixel buffer');
+  if (owner === c) owner = null;
+  forget(c); // new pixels (or a new size): its last explanation is no longer of this image
+  if (c.ptr) engine._free(c.ptr);
+  c.ptr = 0;
+  c.ptr = copyIn(new Uint8Array(pixels));
+  c.w = width; c.h = height;
+  return c;
+}
+
 const ops = {
   // The engine alone, first thing: it compiles while the weights download on the page's side.
   // Times are wall-clock ms (timeOrigin + now), for the page's start-up profile (gradcam.js startup).
@@ -275,14 +299,7 @@ const ops = {
 
   // pixels: RGBA [h][w][4] as an ArrayBuffer. Keeps the image for the client's later explains.
   classify({ client, pixels, width, height, wantProbs }) {
-    const c = clientOf(client);
-    if (!(pixels instanceof ArrayBuffer) || pixels.byteLength !== width * height * 4) fail('bad pixel buffer');
-    if (owner === c) owner = null;
-    forget(c); // new pixels (or a new size): its last explanation is no longer of this image
-    if (c.ptr) engine._free(c.ptr);
-    c.ptr = 0;
-    c.ptr = copyIn(new Uint8Array(pixels));
-    c.w = width; c.h = height;
+    const c = store(client, pixels, width, height);
     sizeFor(c);
     classifyStored(c);
     const out = { top: topList(), timings: timings() };
@@ -304,6 +321,12 @@ const ops = {
     colormap = '', mode = 'blended_heat_map', grey = false, sign = 'positive', scale = 'normalised', interp = 'linear',
     atInputSize = false }, job) {
     const c = clientOf(client);
+    if (job.cancelled) { // cancelled before it began: keep its pixels (a copy, no forward pass), nothing more
+      counts.dropped++;
+      if (pixels) store(client, pixels, width, height);
+      abort(job.cancelled);
+    }
+    job.begun = true;
     let classified = null, transfer = [];
     if (pixels) [classified, transfer] = ops.classify({ client, pixels, width, height, wantProbs });
     else if (!c.ptr) fail('no image to explain');
@@ -367,6 +390,7 @@ const ops = {
         c.done = { key, metrics: !!metrics, saved: engine._gc_js_save(ctx) }; // saved 0 (no memory): recomputed next time
         if (!c.done.saved) c.done = null;
       }
+      counts.computed++;
       if (atInputSize && (heatmap || cam || !overlay)) fail('atInputSize draws the overlay only');
       if (overlay) bufs.overlay = engine._malloc(w * h * 4);
       if (heatmap) bufs.heat = engine._malloc(w * h * 4);
@@ -436,6 +460,7 @@ const ops = {
 // (and the cancelling side of a new explain or a dispose) act on arrival instead, see the top.
 const jobs = [];     // waiting, oldest first
 let current = null;  // the job running (an explain may be between two steps)
+let pumping = false;
 
 function cancelJob(job, why) {
   if (!job || job.op !== 'explain' || job.cancelled) return;
@@ -446,33 +471,86 @@ function cancelJob(job, why) {
   }
 }
 
+function stats() {
+  // wasmMemory: a threaded engine's HEAPU8 may still be the view from before another thread grew the heap
+  const heapBytes = !engine ? 0 : engine.wasmMemory ? engine.wasmMemory.buffer.byteLength : engine.HEAPU8.length;
+  const heapUsed = engine?._gc_js_heap_used ? engine._gc_js_heap_used() >>> 0 : null; // mallinfo's in-use bytes
+  return { heapBytes, heapUsed, clients: clients.size, queued: jobs.length, running: current?.op || null, fatal: fatal || null, ...counts };
+}
+
+// A client's queued explains, answered at once (aborted) instead of run: a newer explain (or a dispose)
+// of that client arrived. Returns the pixels of the last dropped one that no later classify of the
+// client overrides: the newest explain takes them when it brings none (explain(null) = "the last image").
+function dropQueued(client, why) {
+  let carry = null;
+  for (let i = 0; i < jobs.length;) {
+    const j = jobs[i];
+    if (j.args.client !== client || (j.op !== 'explain' && j.op !== 'classify')) { i++; continue; }
+    if (j.op === 'classify') { carry = null; i++; continue; }
+    jobs.splice(i, 1);
+    counts.dropped++;
+    if (j.args.pixels) carry = j.args;
+    self.postMessage({ id: j.id, ok: false, error: why, aborted: true });
+  }
+  return carry;
+}
+
 self.onmessage = (e) => {
   const { id, op, ...args } = e.data || {};
   if (op === 'cancel') {
     for (const j of [current, ...jobs]) if (j && j.id === id) cancelJob(j, 'cancelled');
     return;
   }
+  if (op === 'stats') {
+    self.postMessage({ id, ok: true, result: stats() });
+    return;
+  }
   if (op === 'explain' || op === 'dispose') {
     const why = op === 'explain' ? 'cancelled: a newer explain replaced it' : 'cancelled: disposed';
-    for (const j of [current, ...jobs]) if (j && j.args.client === args.client) cancelJob(j, why);
-  }
-  jobs.push({ id, op, args, cancelled: null, stepping: false, engineCancelled: false });
-  if (!current) pump();
-};
-
-async function pump() {
-  while (jobs.length) {
-    const job = current = jobs.shift();
-    try {
-      if (!ops[job.op]) fail(`unknown operation ${job.op}`);
-      let r = await ops[job.op](job.args, job);
-      let transfer = [];
-      if (Array.isArray(r)) [r, transfer] = r;
-      self.postMessage({ id: job.id, ok: true, result: r }, transfer);
-    } catch (err) {
-      const msg = (err && err.message) || String(err);
-      self.postMessage({ id: job.id, ok: false, error: msg.split('\n')[0], ...(err?.aborted ? { aborted: true } : {}) });
+    if (current && current.args.client === args.client) cancelJob(current, why);
+    const carry = dropQueued(args.client, why);
+    if (op === 'explain') {
+      counts.explains++;
+      if (carry && !args.pixels) Object.assign(args, { pixels: carry.pixels, width: carry.width, height: carry.height });
     }
   }
-  current = null;
+  jobs.push({ id, op, args, cancelled: null, stepping: false, engineCancelled: false });
+  if (!pumping) pump();
+};
+
+// A turn of the event loop (a macrotask: the messages that arrived meanwhile are handled first). A quick
+// explain never yields by itself (one engine step, no await on a task): without this, a burst of them
+// would all be computed, one after the other, each finding no newer one yet.
+const tick = new MessageChannel();
+let ticked = null;
+tick.port1.onmessage = () => ticked?.();
+const nextTurn = () => new Promise((r) => { ticked = r; tick.port2.postMessage(0); });
+
+async function pump() {
+  pumping = true;
+  try {
+    for (;;) {
+      await nextTurn();
+      if (!jobs.length) break;
+      const job = current = jobs.shift();
+      try {
+        if (fatal) fail(`the engine stopped: ${fatal}`);
+        if (!ops[job.op]) fail(`unknown operation ${job.op}`);
+        let r = await ops[job.op](job.args, job);
+        let transfer = [];
+        if (Array.isArray(r)) [r, transfer] = r;
+        self.postMessage({ id: job.id, ok: true, result: r }, transfer);
+      } catch (err) {
+        // A trap (out-of-bounds access, unreachable, an abort) leaves the engine's memory in no known state.
+        if (!fatal && engine && err instanceof WebAssembly.RuntimeError) fatal = (err.message || 'a WebAssembly trap').split('\n')[0];
+        if (err?.aborted && job.begun) counts.stopped++;
+        const msg = fatal ? `the engine stopped: ${fatal}` : (err && err.message) || String(err);
+        self.postMessage({ id: job.id, ok: false, error: msg.split('\n')[0], ...(err?.aborted ? { aborted: true } : {}), ...(fatal ? { fatal: true } : {}) });
+      }
+      current = null;
+    }
+  } finally {
+    current = null;
+    pumping = false;
+  }
 }

@@ -224,10 +224,7 @@ function explain(imageData = null, { metrics = false, compare = false, gridOnly 
   return new Promise((resolve, reject) => {
     if (queued) queued.resolve(); // superseded
     queued = { imageData: imageData || queued?.imageData || null, metrics, compare, gridOnly, resolve, reject };
-    // A long job (Score-CAM, metrics, compare...) in flight stops for the newer request; a quick one finishes
-    // (and is drawn) while the worker drops the stale requests queued behind it: cancelling every quick job
-    // on each slider event drew nothing until the drag stopped (overload.test.mjs).
-    if (inflight?.long) inflight.abort();
+    inflight?.abort();
     if (!running) running = drain();
   });
 }
@@ -243,7 +240,6 @@ async function drain() {
     queued = null;
     setBusy(true);
     const ac = new AbortController();
-    ac.long = job.compare || job.metrics || isLong({ ...methods.options(), ...display.options() });
     inflight = ac;
     userCancelled = false;
     try {

@@ -83,8 +83,12 @@ gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
   g->probs = malloc(n * sizeof(float));
   g->dlogits = malloc(n * sizeof(float));
   g->multilabel = d->multilabel < 0 ? g->model.sigmoid_head : d->multilabel;
-  if (!g->probs || !g->dlogits || gc_set_input_size(g, d->input_w ? d->input_w : 224, d->input_h ? d->input_h : 224,
-                                                    err, errlen)) {
+  const gc_preproc *pp = &g->model.pre;
+  memcpy(g->mean, d->mean ? d->mean : pp->mean, sizeof g->mean);
+  memcpy(g->std, d->std ? d->std : pp->std, sizeof g->std);
+  g->resize = d->crop > 0 ? d->crop : d->crop < 0 ? 0 : pp->resize;
+  const int iw = d->input_w ? d->input_w : pp->w ? pp->w : 224, ih = d->input_h ? d->input_h : pp->h ? pp->h : 224;
+  if (!g->probs || !g->dlogits || gc_set_input_size(g, iw, ih, err, errlen)) {
     if (!g->probs || !g->dlogits) ERR("out of memory");
     gc_destroy(g);
     return NULL;
@@ -105,6 +109,35 @@ void gc_destroy(gc_ctx *g) {
 }
 
 int gc_num_classes(const gc_ctx *g) { return g->model.num_classes; }
+const char *gc_arch(const gc_ctx *g) { return g->model.arch; }
+const char *gc_labels(const gc_ctx *g) { return g->model.pre.labels; }
+
+void gc_view_rect(const gc_ctx *g, int w, int h, int rect[4]) {
+  rect[0] = rect[1] = 0, rect[2] = w, rect[3] = h;
+  if (g->resize <= 0) return;
+  int rw, rh, left, top;
+  gc_image_crop_geometry(w, h, g->resize, g->in_w, g->in_h, &rw, &rh, &left, &top);
+  if (rw < g->in_w || rh < g->in_h) return; /* classify refuses such an image */
+  /* the crop's corners in the resized image, back to the image's pixels (rounded to the nearest) */
+  const int x0 = (int)lround((double)left * w / rw), x1 = (int)lround((double)(left + g->in_w) * w / rw);
+  const int y0 = (int)lround((double)top * h / rh), y1 = (int)lround((double)(top + g->in_h) * h / rh);
+  rect[0] = x0, rect[1] = y0, rect[2] = x1 - x0 > 0 ? x1 - x0 : 1, rect[3] = y1 - y0 > 0 ? y1 - y0 : 1;
+}
+
+const char *gc_layer_names(const gc_ctx *g, char *buf, size_t n) {
+  const gc_model *m = &g->model;
+  size_t l = 0;
+  if (!n) return buf;
+  buf[0] = 0;
+#define ADD(...) (l += (size_t)snprintf(buf + l, l < n ? n - l : 0, __VA_ARGS__), l = l < n ? l : n - 1)
+  ADD("input,conv1,relu,maxpool");
+  for (int b = 0; b < m->n_blocks; b++) {
+    if (m->blocks[b].index == 0) ADD(",layer%d", m->blocks[b].stage);
+    ADD(",%s", m->blocks[b].name);
+  }
+#undef ADD
+  return buf;
+}
 int gc_multilabel(const gc_ctx *g) { return g->multilabel; }
 void gc_input_size(const gc_ctx *g, int *w, int *h) { *w = g->in_w; *h = g->in_h; }
 
@@ -165,13 +198,13 @@ int gc_classify_tensor(gc_ctx *g, const float *x, int w, int h, char *err, size_
 int gc_classify(gc_ctx *g, const gc_image *img, char *err, size_t errlen) {
   if (!img || !img->rgb || img->w < 1 || img->h < 1) return ERR("no image");
   if (shape_for(g, g->in_w, g->in_h, err, errlen)) return -1;
-  if (img->w == g->in_w && img->h == g->in_h) { /* already the input size: PIL's resize would copy it */
-    gc_image_to_tensor(img, g->net.x.data);
+  if (!g->resize && img->w == g->in_w && img->h == g->in_h) { /* already the input size: PIL's resize would copy it */
+    gc_image_to_tensor(img, g->mean, g->std, g->net.x.data);
     return run_forward(g, err, errlen);
   }
   gc_image r;
-  if (gc_image_resize_bilinear_aa(img, g->in_w, g->in_h, &r, err, errlen)) return -1;
-  gc_image_to_tensor(&r, g->net.x.data);
+  if (gc_image_resize_crop(img, g->resize, g->in_w, g->in_h, &r, err, errlen)) return -1;
+  gc_image_to_tensor(&r, g->mean, g->std, g->net.x.data);
   gc_image_free(&r);
   return run_forward(g, err, errlen);
 }
@@ -214,7 +247,7 @@ typedef struct gc_js {                /* what the worker holds: the context plus
   gc_explanation e; int have_e;       /* the last finished explanation                        */
   const gc_colormap *cmap; int mode, grey; /* the overlay's style (cmap NULL: by the sign)      */
   char legend[128];
-  int info[13];
+  int info[13], size[2];
   double mbuf[8 + 3 * GC_ROAD_MAX];
 } gc_js;
 
@@ -222,11 +255,13 @@ static char create_err[512];          /* only for gc_js_create failures: there i
 
 /* weights: n safetensors bytes the caller got from malloc; the engine takes them and frees them once
  * parsed (gc_desc.free_weights), on failure too. */
-EMSCRIPTEN_KEEPALIVE gc_js *gc_js_create(uint8_t *weights, size_t n, int multilabel, int in_w, int in_h) {
+/* mean, std: [3] or 0 (the file's); crop: gc_desc's. */
+EMSCRIPTEN_KEEPALIVE gc_js *gc_js_create(uint8_t *weights, size_t n, int multilabel, int in_w, int in_h, const float *mean,
+                                         const float *std, int crop) {
   gc_js *j = calloc(1, sizeof *j);
   if (!j) { free(weights); snprintf(create_err, sizeof create_err, "out of memory"); return NULL; }
   gc_desc d = {.weights = weights, .weights_size = n, .free_weights = 1, .multilabel = multilabel, .input_w = in_w,
-               .input_h = in_h};
+               .input_h = in_h, .mean = mean, .std = std, .crop = crop};
   j->g = gc_create(&d, create_err, sizeof create_err);
   if (!j->g) { free(j); return NULL; }
   return j;
@@ -243,6 +278,16 @@ EMSCRIPTEN_KEEPALIVE void gc_js_destroy(gc_js *j) {
   free(j);
 }
 EMSCRIPTEN_KEEPALIVE int gc_js_num_classes(const gc_js *j) { return gc_num_classes(j->g); }
+EMSCRIPTEN_KEEPALIVE const char *gc_js_arch(const gc_js *j) { return gc_arch(j->g); }
+EMSCRIPTEN_KEEPALIVE const char *gc_js_labels(const gc_js *j) { return gc_labels(j->g); }
+/* the size of the part of the last image the explains are drawn over (gc_view_rect) */
+EMSCRIPTEN_KEEPALIVE const int *gc_js_view(gc_js *j) { j->size[0] = j->img.w; j->size[1] = j->img.h; return j->size; }
+EMSCRIPTEN_KEEPALIVE const int *gc_js_input_size(gc_js *j) { gc_input_size(j->g, &j->size[0], &j->size[1]); return j->size; }
+/* the model's layers (gc_layer_names); resnet152 has 50 blocks: ~550 bytes */
+EMSCRIPTEN_KEEPALIVE const char *gc_js_model_layers(const gc_js *j) {
+  static char buf[2048];
+  return gc_layer_names(j->g, buf, sizeof buf);
+}
 EMSCRIPTEN_KEEPALIVE const float *gc_js_probs(const gc_js *j) { return gc_probs(j->g); }
 EMSCRIPTEN_KEEPALIVE const int *gc_js_top(const gc_js *j) { return j->top; }
 EMSCRIPTEN_KEEPALIVE const double *gc_js_timings(const gc_js *j) { return j->timings; }
@@ -257,8 +302,15 @@ EMSCRIPTEN_KEEPALIVE int gc_js_classify(gc_js *j, const uint8_t *rgba, int w, in
   j->have_e = 0;
   gc_image_free(&j->img);
   if (gc_image_from_rgba(rgba, w, h, &j->img, j->err, sizeof j->err)) return -1;
-  int rc = gc_classify(j->g, &j->img, j->err, sizeof j->err);
+  int rc = gc_classify(j->g, &j->img, j->err, sizeof j->err), r[4];
   if (!rc) j->ntop = gc_topk(j->g, 5, j->top);
+  gc_view_rect(j->g, w, h, r);
+  if (!rc && (r[2] != w || r[3] != h)) { /* a centre crop: the explains are drawn over the part it saw */
+    gc_image view;
+    rc = gc_image_crop(&j->img, r[0], r[1], r[2], r[3], &view, j->err, sizeof j->err);
+    gc_image_free(&j->img);
+    j->img = view;
+  }
   j->timings[0] = rc ? 0 : j->g->forward_ms;
   return rc;
 }

@@ -1,10 +1,11 @@
-/* cam.c: backward through the ResNet-18 graph down to a target layer (see cam.h).
+/* cam.c: backward through the ResNet graph down to a target layer (see cam.h).
  *
- * Walking back from the logits (shapes for a 224×224 input):
+ * Walking back from the logits (shapes for resnet18 and a 224×224 input):
  *   dlogits [N] → fc → dfeat [512] → avg pool → d layer4.1 [7][7][512]
- *   each BasicBlock, from layer4.1 down to the target:
+ *   each block, from the last down to the target:
  *     gsum = relu'(out) ⊙ gout                      (the ReLU after the residual add)
- *     gh1  = relu'(h1) ⊙ conv2ᵀ(gsum)
+ *     BasicBlock:  gh1 = relu'(h1) ⊙ conv2ᵀ(gsum)
+ *     Bottleneck:  gh2 = relu'(h2) ⊙ conv3ᵀ(gsum);  gh1 = relu'(h1) ⊙ conv2ᵀ(gh2)
  *     gin  = conv1ᵀ(gh1) + (downsample ? downᵀ(gsum) : gsum)
  *   → d maxpool [56][56][64] → maxpool routing → d relu [112][112][64] → relu' → d stem (post-BN)
  *   → conv1 target: d raw conv = d stem ⊙ bn_scale;  input: conv1ᵀ → d x [224][224][3]
@@ -23,21 +24,41 @@
 
 /* ---- layer names ----------------------------------------------------------------------------------- */
 
-static const char *const names[GC_LAYER_COUNT] = {"conv1", "relu", "maxpool", "layer1.0", "layer1.1", "layer2.0",
-                                                  "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1"};
+static const char *const stem_names[GC_LAYER_BLOCK0] = {"conv1", "relu", "maxpool"};
 
-int gc_layer_parse(const char *name) {
+int gc_layer_count(const gc_model *m) { return GC_LAYER_BLOCK0 + m->n_blocks; }
+
+int gc_layer_parse(const gc_model *m, const char *name) {
   if (!name) return -2;
   if (!strcmp(name, "input")) return GC_LAYER_INPUT;
-  for (int i = 0; i < GC_LAYER_COUNT; i++)
-    if (!strcmp(name, names[i])) return i;
-  if (!strncmp(name, "layer", 5) && name[5] >= '1' && name[5] <= '4' && name[6] == 0)
-    return GC_LAYER_BLOCK0 + 2 * (name[5] - '1') + 1; /* layerN = its last block, layerN.1 */
-  return -2;
+  for (int i = 0; i < GC_LAYER_BLOCK0; i++)
+    if (!strcmp(name, stem_names[i])) return i;
+  /* layerN (its last block) or layerN.M, digits without sign or leading zeros */
+  if (strncmp(name, "layer", 5) || name[5] < '1' || name[5] > '4') return -2;
+  const int stage = name[5] - '0';
+  int index = -1;
+  if (name[6] == '.') {
+    const char *p = name + 7;
+    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1])) return -2;
+    for (index = 0; *p >= '0' && *p <= '9' && index < GC_MAX_BLOCKS; p++) index = index * 10 + (*p - '0');
+    if (*p || index >= GC_MAX_BLOCKS) return -2;
+  } else if (name[6]) {
+    return -2;
+  }
+  if (!m) return GC_LAYER_BLOCK0;
+  int last = -1;
+  for (int b = 0; b < m->n_blocks; b++)
+    if (m->blocks[b].stage == stage) {
+      if (m->blocks[b].index == index) return GC_LAYER_BLOCK0 + b;
+      last = b;
+    }
+  return index < 0 && last >= 0 ? GC_LAYER_BLOCK0 + last : -2;
 }
 
-const char *gc_layer_name(int layer) {
-  return layer == GC_LAYER_INPUT ? "input" : (layer >= 0 && layer < GC_LAYER_COUNT ? names[layer] : "?");
+const char *gc_layer_name(const gc_model *m, int layer) {
+  if (layer == GC_LAYER_INPUT) return "input";
+  if (layer >= 0 && layer < GC_LAYER_BLOCK0) return stem_names[layer];
+  return m && layer < gc_layer_count(m) ? m->blocks[layer - GC_LAYER_BLOCK0].name : "?";
 }
 
 /* ---- workspace ------------------------------------------------------------------------------------- */
@@ -63,13 +84,18 @@ int gc_grad_reshape(gc_grad *g, const gc_net *net, char *err, size_t errlen) {
   const int nt = net->par.threads;
   size_t big = numel(&net->stem), sn = conv_scratch(&net->model->conv1, NULL, &net->x, &net->stem, nt);
   if (numel(&net->x) > big) big = numel(&net->x);
-  for (int b = 0; b < 8; b++) {
+  for (int b = 0; b < net->model->n_blocks; b++) {
     const gc_block *k = &net->model->blocks[b];
     const gc_block_acts *a = &net->blk[b];
-    size_t s[3] = {conv_scratch(&k->conv1, &net->wino[b][0], &a->in, &a->h1, nt),
-                   conv_scratch(&k->conv2, &net->wino[b][1], &a->h1, &a->out, nt),
+    /* a Bottleneck's 4x-wide output can outgrow the stem when the sizes round up (33x33: 9*9*256 > 17*17*64) */
+    const gc_tensor *t[3] = {&a->h1, &a->h2, &a->out};
+    for (int i = 0; i < 3; i++) if (numel(t[i]) > big) big = numel(t[i]);
+    const int bt = net->model->bottleneck;
+    size_t s[4] = {conv_scratch(&k->conv1, &net->wino[b][0], &a->in, &a->h1, nt),
+                   conv_scratch(&k->conv2, &net->wino[b][1], &a->h1, bt ? &a->h2 : &a->out, nt),
+                   bt ? conv_scratch(&k->conv3, NULL, &a->h2, &a->out, nt) : 0,
                    k->down.oc ? conv_scratch(&k->down, NULL, &a->in, &a->out, nt) : 0};
-    for (int i = 0; i < 3; i++) if (s[i] > sn) sn = s[i];
+    for (int i = 0; i < 4; i++) if (s[i] > sn) sn = s[i];
   }
   for (int i = 0; i < 3; i++) g->buf[i] = malloc(big * sizeof(float));
   g->acts = malloc(numel(&net->stem) * sizeof(float));
@@ -123,7 +149,7 @@ void gc_layer_act(gc_net *net, gc_grad *g, int layer, gc_tensor *act) {
 
 int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, const gc_backward_opts *o,
                    gc_tensor *act, gc_tensor *grad, char *err, size_t errlen) {
-  if (layer < GC_LAYER_INPUT || layer >= GC_LAYER_COUNT) return ERR("unknown target layer %d", layer);
+  if (layer < GC_LAYER_INPUT || layer >= gc_layer_count(net->model)) return ERR("unknown target layer %d", layer);
   if (g->h != net->in_h || g->w != net->in_w) return ERR("backward workspace not shaped for this input");
   const gc_model *m = net->model;
   float *cur = g->buf[0], *nxt = g->buf[1], *tmp = g->buf[2];
@@ -136,21 +162,26 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, con
 #define DONE(A, G) do { *act = (A); *grad = (G); gc_prof_end(&p); return 0; } while (0)
 
   /* logits → feat → layer4.1 output */
-  gc_fc_backward(dlogits, m->fc_w, m->num_classes, GC_FEAT, g->dfeat);
+  gc_fc_backward(dlogits, m->fc_w, m->num_classes, m->feat, g->dfeat);
   gc_prof_mark(&p, "fc", 0, 0);
-  const gc_tensor *l4 = &net->blk[7].out;
+  const gc_tensor *l4 = &net->blk[m->n_blocks - 1].out;
   gc_avgpool_backward(g->dfeat, l4->h, l4->w, l4->c, cur);
   gc_prof_mark(&p, "avgpool", 0, 0);
 
-  for (int b = 7; b >= 0; b--) {
+  for (int b = m->n_blocks - 1; b >= 0; b--) {
     gc_block_acts *a = &net->blk[b];
     if (layer == GC_LAYER_BLOCK0 + b) DONE(a->out, ((gc_tensor){a->out.h, a->out.w, a->out.c, cur}));
     const gc_block *k = &m->blocks[b];
-    relu_bw(cur, a->out.data, numel(&a->out));                  /* cur = gsum             [h][w][C] */
-    BN_GRAD(&k->conv2, &a->out, cur);                            /* = d bn2 out = d downsample bn out */
+    relu_bw(cur, a->out.data, numel(&a->out));                  /* cur = gsum                       */
+    BN_GRAD(m->bottleneck ? &k->conv3 : &k->conv2, &a->out, cur); /* = d bn-last out = d downsample bn out */
     if (k->down.oc) BN_GRAD(&k->down, &a->out, cur);
-    /* tmp = gh1 = relu'(h1) ⊙ conv2ᵀ(gsum)                                               [h][w][C] */
-    conv_t(&k->conv2, &net->wino[b][1], cur, &a->out, tmp, &a->h1, NULL, a->h1.data, guided, g, par);
+    if (m->bottleneck) {                                         /* nxt = gh2 = relu'(h2) ⊙ conv3ᵀ(gsum) */
+      conv_t(&k->conv3, NULL, cur, &a->out, nxt, &a->h2, NULL, a->h2.data, guided, g, par);
+      BN_GRAD(&k->conv2, &a->h2, nxt);                           /* tmp = gh1 = relu'(h1) ⊙ conv2ᵀ(gh2) */
+      conv_t(&k->conv2, &net->wino[b][1], nxt, &a->h2, tmp, &a->h1, NULL, a->h1.data, guided, g, par);
+    } else {                                                     /* tmp = gh1 = relu'(h1) ⊙ conv2ᵀ(gsum) */
+      conv_t(&k->conv2, &net->wino[b][1], cur, &a->out, tmp, &a->h1, NULL, a->h1.data, guided, g, par);
+    }
     BN_GRAD(&k->conv1, &a->h1, tmp);
     if (k->down.oc) {                                            /* nxt = conv1ᵀ(gh1) + downᵀ(gsum) */
       conv_t(&k->conv1, &net->wino[b][0], tmp, &a->h1, nxt, &a->in, NULL, NULL, 0, g, par);
@@ -160,7 +191,7 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, con
       conv_t(&k->conv1, &net->wino[b][0], tmp, &a->h1, nxt, &a->in, cur, NULL, 0, g, par);
     }
     float *s = cur; cur = nxt; nxt = s;                         /* cur = d block input */
-    gc_prof_mark(&p, "layer%d.%d", b / 2 + 1, b % 2);
+    gc_prof_mark(&p, "layer%d.%d", k->stage, k->index);
   }
   if (layer == GC_LAYER_MAXPOOL) DONE(net->maxpool, ((gc_tensor){net->maxpool.h, net->maxpool.w, 64, cur}));
   const gc_tensor *st = &net->stem;

@@ -2,8 +2,9 @@
  * backward kernels), and the CAM's min-max scaling. The CAM methods themselves are methods.h's.
  *
  * Layers use torchvision's module names: "conv1" (the raw conv output, before bn1, as a hook on
- * model.conv1 sees it), "relu", "maxpool", "layer1.0" ... "layer4.1" (BasicBlock outputs), and
- * "layer1" ... "layer4" as aliases of their last block. "input" is the normalised input image
+ * model.conv1 sees it), "relu", "maxpool", "layer1.0" ... "layer4.2" (block outputs; as many as the
+ * model has: resnet152's layer3 runs to layer3.35), and "layer1" ... "layer4" as aliases of their last
+ * block. "input" is the normalised input image
  * (gradient to the pixels). The backward pass stops at the target layer: nothing below it runs.
  */
 #ifndef GC_CAM_H
@@ -12,13 +13,16 @@
 #include "forward.h"
 
 enum { GC_LAYER_INPUT = -1, GC_LAYER_CONV1 = 0, GC_LAYER_RELU = 1, GC_LAYER_MAXPOOL = 2,
-       GC_LAYER_BLOCK0 = 3, /* layer1.0; layerN.M = GC_LAYER_BLOCK0 + 2*(N-1) + M */
-       GC_LAYER_COUNT = 11 };
+       GC_LAYER_BLOCK0 = 3 /* block b (model->blocks[b], e.g. layer3.5) is GC_LAYER_BLOCK0 + b */ };
 
-/* Parse a layer name (case-sensitive, torchvision spelling). Returns the layer or -2 if unknown. */
-int gc_layer_parse(const char *name);
-/* Canonical name ("layer4.1" for GC_LAYER_BLOCK0 + 7, "input" for GC_LAYER_INPUT). */
-const char *gc_layer_name(int layer);
+/* Layers of model m: GC_LAYER_INPUT .. gc_layer_count(m) - 1. */
+int gc_layer_count(const gc_model *m);
+/* Parse a layer name (case-sensitive, torchvision spelling) of model m. Returns the layer or -2 if
+ * unknown. m NULL: only whether some torchvision ResNet has such a layer (-2 or GC_LAYER_BLOCK0 for a
+ * well-formed block name), for checking arguments before a model is loaded. */
+int gc_layer_parse(const gc_model *m, const char *name);
+/* Canonical name ("layer4.1" for resnet18's GC_LAYER_BLOCK0 + 7, "input" for GC_LAYER_INPUT). */
+const char *gc_layer_name(const gc_model *m, int layer);
 
 /* Workspace of the backward pass for one network shape (allocated by gc_grad_reshape). */
 typedef struct gc_grad {
@@ -26,7 +30,7 @@ typedef struct gc_grad {
   float *buf[3];                 /* ping-pong gradients + shortcut, each of the largest activation */
   float *scratch; size_t scratch_n; /* conv-backward scratch                              */
   float *acts;                   /* conv1 target: the pre-BN activation, recovered       */
-  float dfeat[GC_FEAT];
+  float dfeat[GC_FEAT_MAX];
 } gc_grad;
 
 int gc_grad_reshape(gc_grad *g, const gc_net *net, char *err, size_t errlen);

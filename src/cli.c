@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +37,15 @@ static const char usage[] =
     "                       [--metrics] [--road-percentiles 10,20,...] [--road-noise S]\n"
     "                       [--colormap NAME] [--mode MODE] [--grey] [--sign positive|negative|all]\n"
     "                       [--scale normalised|raw] [--interp linear|nearest]\n"
+    "       either command: [--mean R,G,B] [--std R,G,B] [--crop R] (Resize(R) + CenterCrop(--size), 0: a\n"
+    "         plain resize); default: the model file's metadata (models/convert --mean ...), else ImageNet's\n"
+    "         mean/std and a plain resize to 224x224\n"
     "                       [--compare classes:K|layers:L1,L2,..|methods:M1,M2,..] [--grid grid.png]\n"
     "       either command also takes --threads N: threads for the network (default: every core, at\n"
     "         most 8; more than 1 runs the threaded engine)\n"
-    "layers: conv1 relu maxpool layer1..layer4 layerN.M (N 1-4, M 0-1) input; default layer4; several,\n"
+    "models: any torchvision ResNet (resnet18/34/50/101/152, wide_resnet50_2/101_2), read from the file\n"
+    "layers: conv1 relu maxpool layer1..layer4 layerN.M (N 1-4, M a block of the model: resnet18 0-1,\n"
+    "  resnet50 layer3.0-5) input; default layer4 (each stage's name: its last block); several,\n"
     "  comma-separated (layer3,layer4), average their CAMs as pytorch-grad-cam's target_layers=[...]\n"
     "methods (pytorch-grad-cam's names): gradcam (default) hirescam gradcam++ xgradcam layercam\n"
     "  gradcamelementwise eigencam eigengradcam segeigencam kpcacam fem scorecam ablationcam fullgrad\n"
@@ -92,7 +98,7 @@ static int check_list(const char *list, const char *what, int (*ok)(const char *
     s = c + 1;
   }
 }
-static int layer_ok(const char *n) { return gc_layer_parse(n) != -2; }
+static int layer_ok(const char *n) { return gc_layer_parse(NULL, n) != -2; } /* the model checks it again */
 static int method_ok(const char *n) { return gc_method_find(n) != NULL; }
 static const char layer_names[] = "conv1, relu, maxpool, layer1..layer4, layerN.M, input";
 
@@ -200,6 +206,22 @@ static int parse(int argc, char **argv, opts *o) {
     } else if (!strcmp(a, "--alpha")) {
       char *e; o->alpha = strtod(v, &e);
       if (*e || !(o->alpha >= 0 && o->alpha <= 1)) return fail(2, "--alpha wants a number in [0, 1], got '%s'", v);
+    } else if (!strcmp(a, "--mean") || !strcmp(a, "--std")) {
+      const int is_std = a[2] == 's';
+      float *t = is_std ? o->std : o->mean;
+      char *e = (char *)v;
+      for (int k = 0; k < 3; k++) {
+        const char *b = e;
+        t[k] = strtof(b, &e);
+        if (e == b || !isfinite(t[k]) || (is_std && !(t[k] > 0)) || *e != (k < 2 ? ',' : 0))
+          return fail(2, "%s wants three %s numbers separated by commas, got '%s'", a, is_std ? "positive" : "finite", v);
+        e++;
+      }
+      if (is_std) o->has_std = 1; else o->has_mean = 1;
+    } else if (!strcmp(a, "--crop")) {
+      char *e; long r = strtol(v, &e, 10);
+      if (*e || !(r == 0 || (r >= 32 && r <= 8192))) return fail(2, "--crop wants a size in 32..8192 (0: a plain resize), got '%s'", v);
+      o->crop = r ? (int)r : -1;
     } else if (!strcmp(a, "--size")) {
       if (sscanf(v, "%dx%d", &o->w, &o->h) != 2 || o->w < 32 || o->h < 32 || o->w > 4096 || o->h > 4096)
         return fail(2, "--size wants WxH with each side in 32..4096, got '%s'", v);
@@ -239,17 +261,18 @@ static gc_ctx *load_model(opts *o, labels *L) {
   uint8_t *w = read_file(o->model, &n, err, sizeof err);
   if (!w) { fail(2, "%s", err); return NULL; }
   gc_desc d = {.weights = w, .weights_size = n, .free_weights = 1, .input_w = o->w, .input_h = o->h,
-               .multilabel = o->multilabel, .threads = o->threads};
+               .multilabel = o->multilabel, .threads = o->threads, .mean = o->has_mean ? o->mean : NULL,
+               .std = o->has_std ? o->std : NULL, .crop = o->crop};
   gc_ctx *g = gc_create(&d, err, sizeof err);
   if (!g) { fail(2, "%s: %s", o->model, err); return NULL; }
-  if (!o->labels) { /* labels.txt beside the model */
+  if (!o->labels && !gc_labels(g)) { /* labels.txt beside the model, unless the model names its classes */
     const char *slash = strrchr(o->model, '/');
     int dl = slash ? (int)(slash - o->model) : 1;
     snprintf(default_labels, sizeof default_labels, "%.*s/labels.txt", dl, slash ? o->model : ".");
     FILE *f = fopen(default_labels, "rb");
     if (f) { fclose(f); o->labels = default_labels; }
   }
-  labels_load(L, o->labels, gc_num_classes(g));
+  labels_load(L, o->labels, gc_labels(g), gc_num_classes(g));
   return g;
 }
 
@@ -302,7 +325,7 @@ static int classify(gc_ctx *g, const opts *o, const labels *L) {
     gc_topk(g, k, idx);
     const float *p = gc_probs(g);
     if (o->json) {
-      printf("{\"image\": "); json_str(o->images[i]); printf(", \"top\": [");
+      printf("{\"image\": "); json_str(o->images[i]); printf(", \"model\": \"%s\", \"top\": [", gc_arch(g));
       for (int j = 0; j < k; j++) {
         printf("%s{\"index\": %d, \"label\": ", j ? ", " : "", idx[j]);
         json_str(L->name[idx[j]]);

@@ -16,6 +16,7 @@ typedef struct opts {
   int n_images, top, json, w, h, multilabel, threads, eigen_smooth, aug_smooth, metrics, progress;
   int n_road, road[GC_ROAD_MAX];
   double alpha, road_noise;
+  float mean[3], std[3]; int has_mean, has_std, crop; /* preprocessing overrides (crop -1: plain resize) */
   /* display */
   const gc_colormap *colormap;       /* NULL: jet (rdwhgn for sign all)                              */
   int mode, grey, sign, raw, nearest;

@@ -105,10 +105,16 @@ int write_png(const char *path, const uint8_t *rgb, int w, int h, int channels) 
 /* ---- labels ---------------------------------------------------------------------------------------- */
 
 
-void labels_load(labels *L, const char *path, int n) {
+void labels_load(labels *L, const char *path, const char *text, int n) {
   char err[256];
   size_t size = 0;
   uint8_t *data = path ? read_file(path, &size, err, sizeof err) : NULL;
+  if (!path && text) { /* the model's own names (the engine checked their count) */
+    size = strlen(text);
+    if (!(data = malloc(size + 1))) { fail(1, "out of memory"); exit(1); }
+    memcpy(data, text, size + 1);
+    path = "the model's gradcam.labels";
+  }
   L->n = n;
   L->name = calloc(n, sizeof(char *));
   L->buf = malloc(size + 1 + (size_t)n * 16);

@@ -23,8 +23,9 @@ struct gc_image;
 int load_image(const char *path, struct gc_image *img);
 
 typedef struct labels { char **name; int n; char *buf; } labels;
-/* One name per line; a missing file or a count that does not match the model gives "class N". */
-void labels_load(labels *L, const char *path, int n);
+/* One name per line, from the file at path, else from text (NULL: none); a missing file or a count that
+ * does not match the model gives "class N". */
+void labels_load(labels *L, const char *path, const char *text, int n);
 void labels_free(labels *L);
 
 #endif

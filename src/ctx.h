@@ -16,6 +16,8 @@ struct gc_ctx {
   gc_net net;
   gc_grad grad;
   int in_w, in_h, multilabel;
+  float mean[3], std[3];             /* Normalize's                                         */
+  int resize;                        /* > 0: Resize(resize) + CenterCrop(in size); 0: plain  */
   int have_forward;                  /* a forward pass matches net's activations          */
   float *probs, *dlogits;            /* [num_classes]                                      */
   float *cam, *cam_feat;             /* [cam_h][cam_w] (the input size), [cam_fh][cam_fw]   */

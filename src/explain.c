@@ -93,7 +93,7 @@ static void flip_lr(float *x, int H, int W, int C) {
 }
 
 /* "layer3,layer4" → layer ids; -1 with err for an unknown name or too many. */
-static int parse_layers(const char *spec, int *out, int *n, char *err, size_t errlen) {
+static int parse_layers(const gc_model *model, const char *spec, int *out, int *n, char *err, size_t errlen) {
   char name[64];
   *n = 0;
   for (const char *p = spec;;) {
@@ -102,8 +102,14 @@ static int parse_layers(const char *spec, int *out, int *n, char *err, size_t er
     if (l >= sizeof name || *n == MAX_LAYERS) return ERR("too many or too long layer names in '%s'", spec);
     memcpy(name, p, l);
     name[l] = 0;
-    int id = gc_layer_parse(name);
-    if (id == -2) return ERR("unknown layer '%s' (conv1, relu, maxpool, layer1..layer4, layerN.M, input)", name);
+    int id = gc_layer_parse(model, name);
+    if (id == -2) {
+      if (gc_layer_parse(NULL, name) == -2)
+        return ERR("unknown layer '%s' (conv1, relu, maxpool, layer1..layer4, layerN.M, input)", name);
+      const gc_block *last = &model->blocks[model->n_blocks - 1];
+      return ERR("%s has no layer '%s' (its blocks: layer1.0 .. %s; layer1..layer4 are each stage's last)", model->arch,
+                 name, last->name);
+    }
     out[(*n)++] = id;
     if (!e) return 0;
     p = e + 1;
@@ -151,7 +157,7 @@ int gc_explain_begin(gc_ctx *g, const gc_explain_desc *d, char *err, size_t errl
   const gc_method *m = gc_method_find(mname);
   if (!m) return ERR("unknown method '%s' (%s)", mname, gc_method_names());
   int layers[MAX_LAYERS], nl;
-  if (parse_layers(d->layer ? d->layer : "layer4", layers, &nl, err, errlen)) return -1;
+  if (parse_layers(&g->model, d->layer ? d->layer : "layer4", layers, &nl, err, errlen)) return -1;
   int cls = d->class_index;
   if (cls >= n || cls < -1) return ERR("class %d out of range (the model has %d classes: 0..%d)", cls, n, n - 1);
   if (d->metrics && d->logit_weights) return ERR("metrics need a class, not logit weights");
@@ -340,6 +346,8 @@ static void explanation(gc_ctx *g, gc_job *j, gc_explanation *out) {
                           .metrics = j->metrics ? &g->metrics : NULL, .forward_ms = g->forward_ms,
                           .backward_ms = j->backward_ms, .cam_ms = gc_now_ms() - j->t0 - j->backward_ms};
   memcpy(out->layers, j->layers, sizeof out->layers < sizeof j->layers ? sizeof out->layers : sizeof j->layers);
+  for (int k = 0; k < j->nl && k < 8; k++)
+    snprintf(out->layer_names[k], sizeof out->layer_names[k], "%s", gc_layer_name(&g->model, j->layers[k]));
   memcpy(out->compared, j->compared, sizeof out->compared);
 }
 
@@ -491,7 +499,7 @@ const char *gc_layers_text(const gc_explanation *e, char *buf, size_t n) {
   if (e->layer == -2) return snprintf(buf, n, "all"), buf;
   for (int k = 0; k < e->n_layers && k < 8; k++) {
     size_t l = strlen(buf);
-    snprintf(buf + l, n - l, "%s%s", k ? "," : "", gc_layer_name(e->layers[k]));
+    snprintf(buf + l, n - l, "%s%s", k ? "," : "", e->layer_names[k]);
   }
   return buf;
 }

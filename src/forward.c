@@ -1,14 +1,16 @@
-/* forward.c: ResNet-18 forward through XNNPACK operators (see forward.h).
+/* forward.c: ResNet forward through XNNPACK operators (see forward.h).
  *
  *   x [H][W][3] → conv1+bn (7×7/2) → stem [H1][W1][64] → relu → maxpool 3×3/2 → [H2][W2][64]
- *     → layer1 (2 blocks, 64) → layer2 (128, /2) → layer3 (256, /2) → layer4 (512, /2)
- *     → mean over H,W → feat [512] → fc → logits [N]
+ *     → layer1 (64 or 256) → layer2 (/2) → layer3 (/2) → layer4 (/2)
+ *     → mean over H,W → feat [512 or 2048] → fc → logits [N]
  *
  * BasicBlock: h1 = relu(conv1(in)); out = relu(conv2(h1) + (down ? down(in) : in)).
- * Every 3x3 stride-1 conv runs as Winograd (winograd.h): each block's conv2, with the residual add and
- * ReLU in its output transform, and conv1 except where it has stride 2 (layer2-4.0: XNNPACK, ReLU
- * fused). The downsample 1x1 convs, the stem, the pools and fc are XNNPACK operators. The stem conv
- * keeps its pre-ReLU output because Grad-CAM's `conv1` target needs it (a torchvision hook on
+ * Bottleneck: h1 = relu(conv1(in)) (1x1); h2 = relu(conv2(h1)) (3x3, the stride);
+ *             out = relu(conv3(h2) + (down ? down(in) : in)) (1x1).
+ * Every 3x3 stride-1 conv runs as Winograd (winograd.h); a BasicBlock's conv2 with the residual add and
+ * ReLU in its output transform. The stride-2 3x3s, the 1x1 convs (downsamples, a Bottleneck's conv1 and
+ * conv3: plain GEMMs, XNNPACK's strength), the stem, the pools and fc are XNNPACK operators. The stem
+ * conv keeps its pre-ReLU output because Grad-CAM's `conv1` target needs it (a torchvision hook on
  * model.conv1 sees the value before bn1 and relu).
  */
 #include "forward.h"
@@ -93,19 +95,24 @@ static int make_clamp(xnn_operator_t *op) {
 }
 
 /* Transform c's weights for Winograd, then free the folded copy: the forward and the backward both
- * read the transformed one, and holding both would take 25/9 of the weights instead of 16/9. Every
- * 3x3 stride-1 conv of ResNet-18 qualifies (15 of the 20: 1.5 of 1.8 GMAC at 224x224). */
+ * read the transformed one, and holding both would take 25/9 of the weights instead of 16/9. */
 static int make_wino(gc_wino *k, gc_conv *c) {
-  if (!gc_wino_supported(c) || gc_wino_init(k, c, NULL)) return -1;
+  if (gc_wino_init(k, c, NULL)) return -1;
   free(c->w);
   c->w = NULL;
   return 0;
 }
 
-/* The weight-bearing operators are independent: one task each (the stem, then per block conv1, conv2,
- * downsample), so a pool makes the 15 Winograd transforms and the 7 XNNPACK convolutions (weight packing)
- * side by side. A task runs on one thread: a pool loop nested in a pool task would not run in parallel. */
-typedef struct make_job { gc_net *net; gc_model *m; int rc[1 + 8 * 3]; } make_job;
+/* The conv of a block's slot; NULL where the block has none (BasicBlock: conv3; no downsample). */
+static gc_conv *slot_conv(gc_block *k, int slot) {
+  gc_conv *c = slot == GC_SLOT_CONV1 ? &k->conv1 : slot == GC_SLOT_CONV2 ? &k->conv2 : slot == GC_SLOT_CONV3 ? &k->conv3 : &k->down;
+  return c->oc ? c : NULL;
+}
+
+/* The weight-bearing operators are independent: one task each (the stem, then per block its four slots),
+ * so a pool makes the Winograd transforms and the XNNPACK convolutions (weight packing) side by side. A
+ * task runs on one thread: a pool loop nested in a pool task would not run in parallel. */
+typedef struct make_job { gc_net *net; gc_model *m; int rc[1 + GC_MAX_BLOCKS * GC_SLOTS]; } make_job;
 
 static void make_task(void *ctx, size_t thread, size_t i) {
   make_job *j = ctx;
@@ -113,14 +120,15 @@ static void make_task(void *ctx, size_t thread, size_t i) {
   gc_model *m = j->m;
   (void)thread;
   if (i == 0) { j->rc[0] = make_conv(&m->conv1, -INFINITY, &net->op_stem); return; }
-  const int b = (int)(i - 1) / 3, which = (int)(i - 1) % 3;
-  gc_block *k = &m->blocks[b];
-  if (which == 0)
-    j->rc[i] = k->conv1.stride == 1 ? make_wino(&net->wino[b][0], &k->conv1) : make_conv(&k->conv1, 0.0f, &net->op_conv1[b]);
-  else if (which == 1)
-    j->rc[i] = make_wino(&net->wino[b][1], &k->conv2);
+  const int b = (int)(i - 1) / GC_SLOTS, slot = (int)(i - 1) % GC_SLOTS;
+  gc_conv *c = slot_conv(&m->blocks[b], slot);
+  if (!c) { j->rc[i] = 0; return; }
+  /* ReLU fused into XNNPACK's conv where nothing is added before it: conv1, and a Bottleneck's conv2 */
+  const int relu = slot == GC_SLOT_CONV1 || (slot == GC_SLOT_CONV2 && m->bottleneck);
+  if (slot <= GC_SLOT_CONV2 && gc_wino_supported(c))
+    j->rc[i] = make_wino(&net->wino[b][slot], c);
   else
-    j->rc[i] = k->down.oc ? make_conv(&k->down, -INFINITY, &net->op_down[b]) : 0;
+    j->rc[i] = make_conv(c, relu ? 0.0f : -INFINITY, &net->op[b][slot]);
 }
 
 int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err, size_t errlen) {
@@ -134,11 +142,17 @@ int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err,
   bad = bad || xnn_create_max_pooling2d_nhwc_f32(1, 1, 1, 1, 3, 3, 2, 2, 1, 1, -INFINITY, INFINITY, 0,
                                                  &net->op_pool) != xnn_status_success;
   if (!bad) {
-    make_job j = {.net = net, .m = m};
-    gc_parallel_for(&net->par, make_task, &j, sizeof j.rc / sizeof *j.rc);
-    for (size_t i = 0; i < sizeof j.rc / sizeof *j.rc; i++) bad |= j.rc[i];
+    make_job *j = calloc(1, sizeof *j);
+    if (!j) bad = 1;
+    else {
+      *j = (make_job){.net = net, .m = m};
+      const size_t n = 1 + (size_t)m->n_blocks * GC_SLOTS;
+      gc_parallel_for(&net->par, make_task, j, n);
+      for (size_t i = 0; i < n; i++) bad |= j->rc[i];
+      free(j);
+    }
   }
-  bad = bad || xnn_create_fully_connected_nc_f32(GC_FEAT, m->num_classes, GC_FEAT, m->num_classes, m->fc_w, m->fc_b,
+  bad = bad || xnn_create_fully_connected_nc_f32(m->feat, m->num_classes, m->feat, m->num_classes, m->fc_w, m->fc_b,
                                                  -INFINITY, INFINITY, 0, NULL, NULL, &net->op_fc) != xnn_status_success;
   net->logits = malloc(sizeof(float) * m->num_classes);
   if (bad || !net->logits) { gc_net_destroy(net); return ERR("could not create the XNNPACK operators (out of memory?)"); }
@@ -148,9 +162,8 @@ int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err,
 void gc_net_destroy(gc_net *net) {
   xnn_operator_t *ops[] = {&net->op_stem, &net->op_relu, &net->op_pool, &net->op_gap, &net->op_fc};
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) if (*ops[i]) xnn_delete_operator(*ops[i]);
-  for (int b = 0; b < 8; b++) {
-    if (net->op_conv1[b]) xnn_delete_operator(net->op_conv1[b]);
-    if (net->op_down[b]) xnn_delete_operator(net->op_down[b]);
+  for (int b = 0; b < GC_MAX_BLOCKS; b++) {
+    for (int j = 0; j < GC_SLOTS; j++) if (net->op[b][j]) xnn_delete_operator(net->op[b][j]);
     gc_wino_free(&net->wino[b][0]); gc_wino_free(&net->wino[b][1]);
   }
   free(net->wscratch); free(net->arena); free(net->workspace); free(net->logits);
@@ -174,8 +187,9 @@ static void layout(gc_net *net, float *base, size_t *total) {
   net->stem.data = carve(base, &off, &net->stem);
   net->stem_relu.data = carve(base, &off, &net->stem_relu);
   net->maxpool.data = carve(base, &off, &net->maxpool);
-  for (int b = 0; b < 8; b++) {
+  for (int b = 0; b < net->model->n_blocks; b++) {
     net->blk[b].h1.data = carve(base, &off, &net->blk[b].h1);
+    net->blk[b].h2.data = net->model->bottleneck ? carve(base, &off, &net->blk[b].h2) : NULL;
     net->blk[b].out.data = carve(base, &off, &net->blk[b].out);
     net->blk[b].in = b ? net->blk[b - 1].out : net->maxpool;
     if (numel(&net->blk[b].out) > big) big = numel(&net->blk[b].out);
@@ -205,10 +219,17 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
   net->stem = net->stem_relu = (gc_tensor){sh, sw, 64, NULL};
   int ph = conv_out(sh, 3, 2, 1), pw = conv_out(sw, 3, 2, 1);
   net->maxpool = (gc_tensor){ph, pw, 64, NULL};
-  for (int b = 0; b < 8; b++) {
-    const gc_conv *c = &m->blocks[b].conv1;
-    ph = conv_out(ph, 3, c->stride, 1); pw = conv_out(pw, 3, c->stride, 1);
-    net->blk[b].h1 = net->blk[b].out = (gc_tensor){ph, pw, c->oc, NULL};
+  for (int b = 0; b < m->n_blocks; b++) {
+    const gc_block *k = &m->blocks[b];
+    const gc_conv *c[3] = {&k->conv1, &k->conv2, &k->conv3};
+    gc_tensor t[3] = {{0}};
+    for (int j = 0; j < 2 + m->bottleneck; j++) {
+      ph = conv_out(ph, c[j]->kh, c[j]->stride, c[j]->pad); pw = conv_out(pw, c[j]->kw, c[j]->stride, c[j]->pad);
+      t[j] = (gc_tensor){ph, pw, c[j]->oc, NULL};
+    }
+    net->blk[b].h1 = t[0];
+    net->blk[b].h2 = m->bottleneck ? t[1] : (gc_tensor){0};
+    net->blk[b].out = t[1 + m->bottleneck];
   }
   size_t total;
   layout(net, NULL, &total);
@@ -221,12 +242,14 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
   int bad = reshape_conv(net, net->op_stem, &net->x, &ws) ||
             !XOK(xnn_reshape_unary_elementwise_nc(net->op_relu, numel(&net->stem) / 64, 64, 64, 64, net->pool)) ||
             !XOK(xnn_reshape_max_pooling2d_nhwc_f32(net->op_pool, 1, sh, sw, 64, 64, 64, &(size_t){0}, &(size_t){0}, net->pool));
-  for (int b = 0; b < 8 && !bad; b++) {
+  for (int b = 0; b < m->n_blocks && !bad; b++) {
     gc_block_acts *a = &net->blk[b];
-    bad = reshape_conv(net, net->op_conv1[b], &a->in, &ws) || reshape_conv(net, net->op_down[b], &a->in, &ws);
+    const gc_tensor *ins[GC_SLOTS] = {&a->in, &a->h1, &a->h2, &a->in}; /* each slot's input */
+    for (int j = 0; j < GC_SLOTS; j++) bad = bad || reshape_conv(net, net->op[b][j], ins[j], &ws);
     for (int j = 0; j < 2; j++)
       if (net->wino[b][j].u) {
-        const size_t n = gc_wino_scratch(&net->wino[b][j], a->out.h, a->out.w, net->par.threads);
+        const gc_tensor *o = j == 0 ? &a->h1 : m->bottleneck ? &a->h2 : &a->out;
+        const size_t n = gc_wino_scratch(&net->wino[b][j], o->h, o->w, net->par.threads);
         if (n > wn) wn = n;
       }
   }
@@ -236,7 +259,7 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
   /* Global average pool = an average pool whose window is the whole layer4 map, so the operator is
    * re-created per shape (it holds no weights). XNNPACK's mean reduce is not used: in this version its
    * discontiguous (NHWC, over H and W) path calls a null microkernel on wasm. */
-  const gc_tensor *l4 = &net->blk[7].out;
+  const gc_tensor *l4 = &net->blk[m->n_blocks - 1].out;
   size_t gws = 0, galign = 0;
   if (net->op_gap) xnn_delete_operator(net->op_gap);
   net->op_gap = NULL;
@@ -258,10 +281,12 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
   bad = !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_stem, wsp, net->x.data, net->stem.data)) ||
         !XOK(xnn_setup_unary_elementwise_nc(net->op_relu, net->stem.data, net->stem_relu.data)) ||
         !XOK(xnn_setup_max_pooling2d_nhwc_f32(net->op_pool, net->stem_relu.data, net->maxpool.data));
-  for (int b = 0; b < 8 && !bad; b++) {
+  for (int b = 0; b < m->n_blocks && !bad; b++) {
     gc_block_acts *a = &net->blk[b];
-    bad = (net->op_conv1[b] && !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_conv1[b], wsp, a->in.data, a->h1.data))) ||
-          (net->op_down[b] && !XOK(xnn_setup_convolution2d_nhwc_f32(net->op_down[b], wsp, a->in.data, net->d)));
+    const float *ins[GC_SLOTS] = {a->in.data, a->h1.data, a->h2.data, a->in.data};
+    float *outs[GC_SLOTS] = {a->h1.data, m->bottleneck ? a->h2.data : a->out.data, a->out.data, net->d};
+    for (int j = 0; j < GC_SLOTS; j++)
+      bad = bad || (net->op[b][j] && !XOK(xnn_setup_convolution2d_nhwc_f32(net->op[b][j], wsp, ins[j], outs[j])));
   }
   bad = bad || !XOK(xnn_setup_average_pooling2d_nhwc_f32(net->op_gap, wsp, l4->data, net->feat)) ||
         !XOK(xnn_setup_fully_connected_nc_f32(net->op_fc, net->feat, net->logits));
@@ -273,36 +298,58 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
 /* ---- run ----------------------------------------------------------------------------------------- */
 
 /* Run one operator; with the profile on, record its time under a torchvision-like name. */
-static int run(gc_net *net, gc_prof *p, struct xnn_operator *op, const char *fmt, int b) {
+static int run(gc_net *net, gc_prof *p, struct xnn_operator *op, const char *fmt, const gc_block *k) {
   int ok = XOK(xnn_run_operator(op, net->pool));
-  gc_prof_mark(p, fmt, b / 2 + 1, b % 2); /* block b is torchvision's layer{b/2+1}.{b%2} */
+  gc_prof_mark(p, fmt, k ? k->stage : 0, k ? k->index : 0);
   return ok;
 }
 
+/* out = relu(out + add): the end of a block whose last conv ran through XNNPACK. */
+static void add_relu(float *out, const float *add, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const float v = out[i] + add[i];
+    out[i] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+/* Slot j of block b: XNNPACK's operator or the Winograd kernel (add, relu: fused into its output). */
+static int conv_slot(gc_net *net, gc_prof *p, int b, int j, const gc_tensor *in, const float *add, float *out,
+                     const char *fmt) {
+  const gc_block *k = &net->model->blocks[b];
+  if (net->op[b][j]) return run(net, p, net->op[b][j], fmt, k);
+  gc_wino_forward(&net->wino[b][j], in->data, in->h, in->w, add, 1, out, net->wscratch, &net->par);
+  gc_prof_mark(p, fmt, k->stage, k->index);
+  return 1;
+}
+
 int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen) {
+  const gc_model *m = net->model;
   if (!net->in_h) return ERR("network not shaped for an input (gc_net_reshape first)");
-  if (first_block < GC_FROM_RELU || first_block > 8) return ERR("forward from stage %d: no such stage", first_block);
+  if (first_block < GC_FROM_RELU || first_block > m->n_blocks) return ERR("forward from stage %d: no such stage", first_block);
   gc_prof p;
   gc_prof_begin(&p, "forward", net);
-  int bad = (first_block == GC_FROM_INPUT && !run(net, &p, net->op_stem, "conv1", 0)) ||
-            (first_block >= GC_FROM_STEM && first_block < 0 && !run(net, &p, net->op_relu, "relu", 0)) ||
-            (first_block < 0 && !run(net, &p, net->op_pool, "maxpool", 0));
-  for (int b = first_block < 0 ? 0 : first_block; b < 8 && !bad; b++) {
+  int bad = (first_block == GC_FROM_INPUT && !run(net, &p, net->op_stem, "conv1", NULL)) ||
+            (first_block >= GC_FROM_STEM && first_block < 0 && !run(net, &p, net->op_relu, "relu", NULL)) ||
+            (first_block < 0 && !run(net, &p, net->op_pool, "maxpool", NULL));
+  for (int b = first_block < 0 ? 0 : first_block; b < m->n_blocks && !bad; b++) {
     gc_block_acts *a = &net->blk[b];
-    if (net->op_conv1[b]) {
-      bad = !run(net, &p, net->op_conv1[b], "layer%d.%d.conv1", b);
-    } else {
-      gc_wino_forward(&net->wino[b][0], a->in.data, a->in.h, a->in.w, NULL, 1, a->h1.data, net->wscratch, &net->par);
-      gc_prof_mark(&p, "layer%d.%d.conv1", b / 2 + 1, b % 2);
-    }
-    bad = bad || (net->op_down[b] && !run(net, &p, net->op_down[b], "layer%d.%d.downsample", b));
+    const float *shortcut = net->op[b][GC_SLOT_DOWN] ? net->d : a->in.data;
+    bad = !conv_slot(net, &p, b, GC_SLOT_CONV1, &a->in, NULL, a->h1.data, "layer%d.%d.conv1") ||
+          (net->op[b][GC_SLOT_DOWN] && !run(net, &p, net->op[b][GC_SLOT_DOWN], "layer%d.%d.downsample", &m->blocks[b]));
     if (bad) break;
-    /* out = relu(conv2(h1) + shortcut) in one pass */
-    gc_wino_forward(&net->wino[b][1], a->h1.data, a->h1.h, a->h1.w, net->op_down[b] ? net->d : a->in.data, 1,
-                    a->out.data, net->wscratch, &net->par);
-    gc_prof_mark(&p, "layer%d.%d.conv2+add+relu", b / 2 + 1, b % 2);
+    if (m->bottleneck) {
+      bad = !conv_slot(net, &p, b, GC_SLOT_CONV2, &a->h1, NULL, a->h2.data, "layer%d.%d.conv2") ||
+            !run(net, &p, net->op[b][GC_SLOT_CONV3], "layer%d.%d.conv3", &m->blocks[b]);
+      add_relu(a->out.data, shortcut, numel(&a->out));
+      gc_prof_mark(&p, "layer%d.%d.add+relu", m->blocks[b].stage, m->blocks[b].index);
+    } else if (net->op[b][GC_SLOT_CONV2]) { /* channel counts Winograd cannot take */
+      bad = !run(net, &p, net->op[b][GC_SLOT_CONV2], "layer%d.%d.conv2", &m->blocks[b]);
+      add_relu(a->out.data, shortcut, numel(&a->out));
+    } else { /* out = relu(conv2(h1) + shortcut) in one pass */
+      conv_slot(net, &p, b, GC_SLOT_CONV2, &a->h1, shortcut, a->out.data, "layer%d.%d.conv2+add+relu");
+    }
   }
-  bad = bad || !run(net, &p, net->op_gap, "avgpool", 0) || !run(net, &p, net->op_fc, "fc", 0);
+  bad = bad || !run(net, &p, net->op_gap, "avgpool", NULL) || !run(net, &p, net->op_fc, "fc", NULL);
   gc_prof_end(&p);
   return bad ? ERR("XNNPACK failed while running the forward pass") : 0;
 }

@@ -1,14 +1,15 @@
-/* forward.h: the ResNet-18 forward pass through XNNPACK operators, keeping what backward needs.
+/* forward.h: the ResNet forward pass through XNNPACK operators, keeping what backward needs.
  *
  * A gc_net owns the XNNPACK operators (weights packed once at create time) and every activation
  * buffer for one input size. gc_net_reshape() sizes them for an input H×W (any H, W ≥ 32); it is a
  * no-op when the size is unchanged, so repeated calls on same-sized images do no setup work.
  * Layout is NHWC, batch 1, float32 everywhere.
  *
- * The 3x3 stride-1 convolutions (15 of the 20 convs, 83% of the multiply-adds) run as Winograd
- * F(2x2,3x3) (winograd.h: 2.25x fewer multiply-adds, the lever left without wasm FMA); every block's
- * conv2 also does the residual add and ReLU in its output transform. Everything else (the stem, the
- * stride-2 and 1x1 convs, pools, fc) runs through XNNPACK.
+ * The 3x3 stride-1 convolutions (ResNet-18: 15 of the 20 convs, 83% of the multiply-adds) run as
+ * Winograd F(2x2,3x3) (winograd.h: 2.25x fewer multiply-adds, the lever left without wasm FMA); a
+ * BasicBlock's conv2 also does the residual add and ReLU in its output transform. Everything else (the
+ * stem, the stride-2 and 1x1 convs, pools, fc) runs through XNNPACK; a Bottleneck's conv3 (1x1) is
+ * followed by one add + ReLU pass.
  */
 #ifndef GC_FORWARD_H
 #define GC_FORWARD_H
@@ -22,10 +23,14 @@ struct pthreadpool;
 typedef struct gc_tensor { int h, w, c; float *data; } gc_tensor; /* [h][w][c] */
 
 typedef struct gc_block_acts {
-  gc_tensor in;    /* block input (alias of the previous output)               */
-  gc_tensor h1;    /* relu(bn1(conv1(in)))                       [h'][w'][C]  */
-  gc_tensor out;   /* relu(bn2(conv2(h1)) + shortcut(in))        [h'][w'][C]  */
+  gc_tensor in;    /* block input (alias of the previous output)                                  */
+  gc_tensor h1;    /* relu(bn1(conv1(in)))                                                        */
+  gc_tensor h2;    /* Bottleneck: relu(bn2(conv2(h1))); BasicBlock: unused ({0}, data NULL)       */
+  gc_tensor out;   /* relu(bn_last(conv_last(...)) + shortcut(in)): conv2 (Basic), conv3 (Bottleneck) */
 } gc_block_acts;
+
+/* A block's convolutions, each an XNNPACK operator or (3x3 stride 1) a Winograd kernel. */
+enum { GC_SLOT_CONV1, GC_SLOT_CONV2, GC_SLOT_CONV3, GC_SLOT_DOWN, GC_SLOTS };
 
 typedef struct gc_net {
   const gc_model *model;
@@ -37,14 +42,13 @@ typedef struct gc_net {
   gc_tensor stem;                  /* bn1(conv1(x)), before ReLU           [H/2][W/2][64] */
   gc_tensor stem_relu;             /* relu(stem)                                          */
   gc_tensor maxpool;               /* maxpool 3×3/2 of stem_relu           [H/4][W/4][64] */
-  gc_block_acts blk[8];            /* layer1.0 ... layer4.1                               */
-  float feat[GC_FEAT];             /* global average pool of layer4.1                     */
+  gc_block_acts blk[GC_MAX_BLOCKS]; /* layer1.0 ... the last block of layer4 (model->n_blocks) */
+  float feat[GC_FEAT_MAX];         /* global average pool of the last block [model->feat]  */
   float *logits;                   /* [num_classes]                                       */
   /* ---- private ---- */
   struct xnn_operator *op_stem, *op_relu, *op_pool, *op_gap, *op_fc;
-  struct xnn_operator *op_conv1[8]; /* a block's conv1 where it has stride 2 (else NULL: Winograd's) */
-  struct xnn_operator *op_down[8]; /* a block's downsample, or NULL                                */
-  gc_wino wino[8][2];              /* conv1 (u NULL where XNNPACK's), conv2 of each block, F(2x2,3x3) */
+  struct xnn_operator *op[GC_MAX_BLOCKS][GC_SLOTS]; /* a block's conv by XNNPACK, or NULL (Winograd's, or none) */
+  gc_wino wino[GC_MAX_BLOCKS][2];  /* conv1, conv2 by F(2x2,3x3) (u NULL where XNNPACK's)              */
   gc_parallel par;                 /* pool as a parallel-for for the hand-written kernels */
   float *wscratch;                 /* Winograd scratch for this shape and thread count */
   float *d;                        /* scratch: downsample output (largest block)                */
@@ -79,8 +83,8 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen);
 /* Run the forward pass on net->x.data (filled by the caller). 0 or -1 with err. */
 int gc_net_forward(gc_net *net, char *err, size_t errlen);
 /* Re-run the forward pass from a stage on, taking the current contents of that stage's input as they
- * are: first_block 0..7 starts at block layer1.0..layer4.1 (input blk[first_block].in), 8 runs only
- * the head (average pool + fc on blk[7].out), GC_FROM_INPUT the whole pass from net->x, GC_FROM_STEM
+ * are: first_block 0..n_blocks-1 starts at that block (input blk[first_block].in), n_blocks runs only
+ * the head (average pool + fc on the last block's out), GC_FROM_INPUT the whole pass from net->x, GC_FROM_STEM
  * from the stem's BN output (net->stem: ReLU, max pool, blocks), GC_FROM_RELU from net->stem_relu.
  * For whatever perturbs an activation and asks what the network then says: the finite-difference test
  * of the backward pass, Ablation-CAM. */

@@ -32,7 +32,13 @@ typedef struct gc_desc {
                                                   once parsed, before it builds the network (success or
                                                   not), so the file's bytes are never held together with
                                                   the network's weights: a peak lower by the file size  */
-  int input_w, input_h;                        /* model input size; 0 → 224×224                      */
+  int input_w, input_h;                        /* model input size; 0 → the file's "gradcam.size", else
+                                                  224×224                                             */
+  const float *mean, *std;                     /* [3] Normalize's; NULL → the file's "gradcam.mean" /
+                                                  "gradcam.std", else ImageNet's                      */
+  int crop;                                    /* R > 0: Resize(R) + CenterCrop(input size); -1: plain
+                                                  Resize(input size); 0 → the file's "gradcam.resize"
+                                                  (default: plain)                                    */
   int multilabel;                              /* 1: per-class sigmoid probabilities (a multi-label
                                                   model, like the shapes model); 0: softmax; -1: as
                                                   the file's metadata "gradcam.head" says (default
@@ -49,6 +55,15 @@ gc_ctx *gc_create(const gc_desc *desc, char *err, size_t errlen);
 void gc_destroy(gc_ctx *g);
 int gc_num_classes(const gc_ctx *g);
 int gc_multilabel(const gc_ctx *g);               /* 1: probabilities are per-class sigmoids */
+/* The file's class names ("gradcam.labels", one per line), or NULL. */
+const char *gc_labels(const gc_ctx *g);
+/* The part of a w×h image the network sees: all of it, or the centre crop's rectangle mapped back to the
+ * image (x, y, width, height). Draw a CAM over that part: it explains that part only. */
+void gc_view_rect(const gc_ctx *g, int w, int h, int rect[4]);
+const char *gc_arch(const gc_ctx *g);             /* "resnet18", "resnet50", "wide_resnet50_2", ...  */
+/* The model's target layers, comma-separated, in network order with each stage's alias before its
+ * blocks: "input,conv1,relu,maxpool,layer1,layer1.0,...". Returns buf (truncated to n bytes). */
+const char *gc_layer_names(const gc_ctx *g, char *buf, size_t n);
 void gc_input_size(const gc_ctx *g, int *w, int *h);
 /* Change the model input size (each side 32..4096). Buffers are re-planned on the next call. */
 int gc_set_input_size(gc_ctx *g, int w, int h, char *err, size_t errlen);
@@ -101,6 +116,7 @@ typedef struct gc_metrics {   /* pytorch-grad-cam's metrics on the final CAM, sc
 typedef struct gc_explanation {
   int class_index; float prob; int layer;  /* layer: the last target layer; -2 for FullGrad (every BN) */
   int n_layers, layers[8];                 /* the target layers (the first 8)                        */
+  char layer_names[8][24];                 /* their names, e.g. "layer3.5"                           */
   const char *method;
   int eigen_smooth, eigen_ignored, aug_smooth; /* what was applied; eigen_ignored: asked, not honoured */
   int sign, raw, nearest;                  /* as asked                                               */

@@ -455,13 +455,56 @@ int gc_image_resize_bilinear_aa(const gc_image *in, int ow, int oh, gc_image *ou
  * would be faster but not bit-identical, and the model output is compared to PyTorch's.
  * --------------------------------------------------------------------------------------------- */
 
-void gc_image_to_tensor(const gc_image *img, float *out) {
-  static const float mean[3] = {0.485f, 0.456f, 0.406f};
-  static const float std[3] = {0.229f, 0.224f, 0.225f};
+void gc_image_to_tensor(const gc_image *img, const float *mean, const float *std, float *out) {
+  static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
+  static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+  if (!mean) mean = imagenet_mean;
+  if (!std) std = imagenet_std;
   size_t n = (size_t)img->w * img->h * 3;
   for (size_t i = 0; i < n; i++) {
     float x = (float)img->rgb[i] / 255.0f;
     x = x - mean[i % 3];
     out[i] = x / std[i % 3];
   }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Resize(R) + CenterCrop((oh, ow)), torchvision's arithmetic
+ *
+ * Resize(R) on a w x h image: the shorter side becomes R, the longer int(R * long / short) (Python's
+ * true division, then truncation); CenterCrop: top = int(round((h' - oh) / 2.0)), Python's round, i.e.
+ * half to even (rint in the default rounding mode).
+ * --------------------------------------------------------------------------------------------- */
+
+void gc_image_crop_geometry(int w, int h, int resize, int ow, int oh, int *rw, int *rh, int *left, int *top) {
+  const int portrait = w <= h, s = portrait ? w : h, l = portrait ? h : w;
+  const int nl = (int)((double)resize * l / s);
+  *rw = portrait ? resize : nl;
+  *rh = portrait ? nl : resize;
+  *left = (int)rint((*rw - ow) / 2.0);
+  *top = (int)rint((*rh - oh) / 2.0);
+}
+
+int gc_image_crop(const gc_image *in, int x, int y, int w, int h, gc_image *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  if (x < 0 || y < 0 || w < 1 || h < 1 || x + w > in->w || y + h > in->h)
+    return fail(err, errlen, "crop %dx%d at (%d, %d) outside the %dx%d image", w, h, x, y, in->w, in->h);
+  if (!(out->rgb = malloc((size_t)w * h * 3))) return fail(err, errlen, "out of memory cropping to %dx%d", w, h);
+  out->w = w, out->h = h;
+  for (int r = 0; r < h; r++) memcpy(out->rgb + (size_t)r * w * 3, in->rgb + ((size_t)(y + r) * in->w + x) * 3, (size_t)w * 3);
+  return 0;
+}
+
+int gc_image_resize_crop(const gc_image *in, int resize, int ow, int oh, gc_image *out, char *err, size_t errlen) {
+  int rw, rh, left, top;
+  if (resize <= 0) return gc_image_resize_bilinear_aa(in, ow, oh, out, err, errlen);
+  gc_image_crop_geometry(in->w, in->h, resize, ow, oh, &rw, &rh, &left, &top);
+  if (rw < ow || rh < oh)
+    return fail(err, errlen, "Resize(%d) of a %dx%d image gives %dx%d, smaller than the %dx%d crop", resize, in->w,
+                in->h, rw, rh, ow, oh);
+  gc_image r;
+  if (gc_image_resize_bilinear_aa(in, rw, rh, &r, err, errlen)) return -1;
+  const int rc = gc_image_crop(&r, left, top, ow, oh, out, err, errlen);
+  gc_image_free(&r);
+  return rc;
 }

@@ -45,8 +45,16 @@ void gc_image_free(gc_image *img);
 int gc_image_resize_bilinear_aa(const gc_image *in, int ow, int oh, gc_image *out, char *err,
                                 size_t errlen);
 
-/* ToTensor + Normalize(ImageNet mean/std) in float32, channels last:
+/* ToTensor + Normalize(mean, std) in float32 (NULL: ImageNet's), channels last:
  *   out[y][x][c] = (rgb[y][x][c] / 255 - mean[c]) / std[c]        out: [img->h][img->w][3] (NHWC) */
-void gc_image_to_tensor(const gc_image *img, float *out);
+void gc_image_to_tensor(const gc_image *img, const float *mean, const float *std, float *out);
+
+/* torchvision's Resize(resize) + CenterCrop((oh, ow)) of a w x h image: the resized size and the crop's
+ * top-left corner in it. */
+void gc_image_crop_geometry(int w, int h, int resize, int ow, int oh, int *rw, int *rh, int *left, int *top);
+/* The w x h rectangle at (x, y) of in (inside it, else -1 with err). */
+int gc_image_crop(const gc_image *in, int x, int y, int w, int h, gc_image *out, char *err, size_t errlen);
+/* Resize(resize) + CenterCrop((oh, ow)) as torchvision on a PIL image; resize <= 0: Resize((oh, ow)). */
+int gc_image_resize_crop(const gc_image *in, int resize, int ow, int oh, gc_image *out, char *err, size_t errlen);
 
 #endif

@@ -178,7 +178,7 @@ static int m_kpcacam(gc_method_run *r, float *out, char *err, size_t errlen) {
   const size_t hw = npos(&r->act);
   if (hw > GC_KPCA_MAX)
     return ERR("kpcacam at %s needs a %zux%zu kernel matrix (at most %d positions): pick a deeper layer",
-               gc_layer_name(r->layer), hw, hw, GC_KPCA_MAX);
+               gc_layer_name(r->net->model, r->layer), hw, hw, GC_KPCA_MAX);
   return gc_kpca_project(r->act.data, (int)hw, r->act.c, 1, out) ? OOM() : 0;
 }
 
@@ -280,7 +280,7 @@ static float ablation_value(const gc_tensor *a) {
 }
 
 static int ablation_units(const gc_method_run *r) {
-  return r->layer == GC_LAYER_BLOCK0 + 7 ? 0 : r->act.c; /* layer4: closed form, no units */
+  return r->layer == gc_layer_count(r->net->model) - 1 ? 0 : r->act.c; /* layer4: closed form, no units */
 }
 
 static int ablation_unit(gc_method_run *r, int k, char *err, size_t errlen) {
@@ -298,7 +298,7 @@ static int ablation_unit(gc_method_run *r, int k, char *err, size_t errlen) {
 
 static int m_ablationcam(gc_method_run *r, float *out, char *err, size_t errlen) {
   const int c = r->act.c;
-  if (r->layer == GC_LAYER_BLOCK0 + 7) {
+  if (r->layer == gc_layer_count(r->net->model) - 1) {
     const gc_model *m = r->net->model;
     const size_t hw = npos(&r->act);
     const float v = ablation_value(&r->act);
@@ -306,7 +306,7 @@ static int m_ablationcam(gc_method_run *r, float *out, char *err, size_t errlen)
       double mean = 0, dw = 0;
       for (size_t i = 0; i < hw; i++) mean += r->act.data[i * c + k];
       mean /= (double)hw;
-      for (int n = 0; n < m->num_classes; n++) dw += (double)r->dlogits[n] * m->fc_w[(size_t)n * GC_FEAT + k];
+      for (int n = 0; n < m->num_classes; n++) dw += (double)r->dlogits[n] * m->fc_w[(size_t)n * m->feat + k];
       r->w[k] = (float)(r->score + dw * (v - mean));
     }
   }
@@ -318,11 +318,17 @@ static int m_ablationcam(gc_method_run *r, float *out, char *err, size_t errlen)
  * |x ⊙ dx| per input channel and |b_k · dZ_k| per channel of every BatchNorm output Z (b: its bias as
  * folded, dZ before the ReLU), each channel min-max scaled and resized to the input, all summed. The
  * resize is linear, so a layer's channels are summed at its own resolution and resized once. With
- * eigen_smooth the library keeps the 23 maps (3 input channels + 20 BatchNorms), shrinks each to 1/8
- * of the input and takes their principal component; so do we. */
+ * eigen_smooth the library keeps every map (3 input channels + one per BatchNorm: 20 in resnet18, 53 in
+ * resnet50), shrinks each to 1/8 of the input and takes their principal component; so do we. */
 
-#define FG_MAPS 23
-typedef struct fullgrad { float *sum, *low, *maps; int n, H, W, fail; } fullgrad;
+typedef struct fullgrad { float *sum, *low, *maps; int n, max, H, W, fail; } fullgrad;
+
+/* 3 input-gradient maps + one per BatchNorm of m. */
+static int fullgrad_maps(const gc_model *m) {
+  int n = 3 + 1;
+  for (int b = 0; b < m->n_blocks; b++) n += 2 + m->bottleneck + (m->blocks[b].down.oc > 0);
+  return n;
+}
 
 static void scale_channel(const float *v, size_t n, int stride, double *acc) {
   float lo = FLT_MAX, hi = -FLT_MAX;
@@ -347,7 +353,7 @@ static void fullgrad_bn(void *user, const gc_conv *conv, const gc_tensor *g) {
   const int c = g->c;
   double *acc = calloc(hw, sizeof *acc);
   float *v = malloc(hw * sizeof *v);
-  if (!acc || !v || f->n >= FG_MAPS) { f->fail = 1; free(acc); free(v); return; }
+  if (!acc || !v || f->n >= f->max) { f->fail = 1; free(acc); free(v); return; }
   for (int k = 0; k < c; k++) {
     for (size_t i = 0; i < hw; i++) v[i] = fabsf(conv->b[k] * g->data[i * c + k]);
     scale_channel(v, hw, 1, acc);
@@ -360,9 +366,9 @@ static int m_fullgrad(gc_method_run *r, float *out, char *err, size_t errlen) {
   gc_net *net = r->net;
   const int H = net->x.h, W = net->x.w;
   const size_t n = (size_t)H * W, low_n = 2 * n; /* a layer's map (at most the input's size) + its resize */
-  fullgrad f = {.sum = out, .H = H, .W = W};
+  fullgrad f = {.sum = out, .H = H, .W = W, .max = fullgrad_maps(net->model)};
   f.low = malloc(low_n * sizeof *f.low);
-  f.maps = r->eigen ? malloc(FG_MAPS * n * sizeof *f.maps) : NULL;
+  f.maps = r->eigen ? malloc((size_t)f.max * n * sizeof *f.maps) : NULL;
   double *acc = calloc(n, sizeof *acc);
   float *v = malloc(n * sizeof *v);
   int rc = 0;

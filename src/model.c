@@ -1,4 +1,4 @@
-/* model.c: ResNet-18 weights from safetensors, BatchNorm folded (see model.h). */
+/* model.c: torchvision ResNet weights from safetensors, BatchNorm folded (see model.h). */
 #include "model.h"
 
 #include <inttypes.h>
@@ -10,8 +10,8 @@
 #include "safetensors.h"
 
 #define MD_MAX_CLASSES 100000 /* far above any real head; keeps fc allocations sane */
-#define MD_N_CONVS 20         /* conv1 + 8 blocks x 2 + 3 downsamples */
-#define MD_N_NAMES (MD_N_CONVS * 5 + 2)
+#define MD_MAX_CONVS (1 + 3 * GC_MAX_BLOCKS + 4) /* stem, 3 per Bottleneck, a downsample per stage */
+#define MD_MAX_WIDTH 4096     /* channels of any conv (wide_resnet101_2's widest: 2048) */
 #define MD_BN_EPS 1e-5
 
 /* ---- architecture ---- */
@@ -25,50 +25,122 @@ typedef struct md_conv_spec {
 
 static const char *const MD_BN_PARAMS[4] = {"weight", "bias", "running_mean", "running_var"};
 
-static void md_spec(md_conv_spec *s, int oc, int ic, int k, int stride, int pad, gc_conv *dst) {
+static void md_spec(md_conv_spec *s, const char *conv, const char *bn, int oc, int ic, int k, int stride, int pad,
+                    gc_conv *dst) {
+  snprintf(s->conv, sizeof s->conv, "%s", conv);
+  snprintf(s->bn, sizeof s->bn, "%s", bn);
   s->oc = oc, s->ic = ic, s->k = k, s->stride = stride, s->pad = pad, s->dst = dst;
 }
 
-/* torchvision resnet18: layerL (L = 1..4) has two BasicBlocks; block 0 of layers 2..4 halves the
- * resolution with its 3x3 conv1 and with a 1x1 downsample on the shortcut. */
-static void md_layout(gc_model *m, md_conv_spec s[MD_N_CONVS]) {
-  static const int width[4] = {64, 128, 256, 512};
-  int n = 0, cin = 64;
-  snprintf(s[n].conv, sizeof s[n].conv, "conv1");
-  snprintf(s[n].bn, sizeof s[n].bn, "bn1");
-  md_spec(&s[n++], 64, 3, 7, 2, 3, &m->conv1);
-  for (int l = 0; l < 4; l++) {
-    int c = width[l];
-    for (int b = 0; b < 2; b++) {
-      gc_block *blk = &m->blocks[2 * l + b];
-      int stride = l > 0 && b == 0 ? 2 : 1;
-      for (int j = 1; j <= 2; j++) {
-        snprintf(s[n].conv, sizeof s[n].conv, "layer%d.%d.conv%d", l + 1, b, j);
-        snprintf(s[n].bn, sizeof s[n].bn, "layer%d.%d.bn%d", l + 1, b, j);
-        if (j == 1)
-          md_spec(&s[n++], c, b == 0 ? cin : c, 3, stride, 1, &blk->conv1);
-        else
-          md_spec(&s[n++], c, c, 3, 1, 1, &blk->conv2);
-      }
-      if (stride == 2) {
-        snprintf(s[n].conv, sizeof s[n].conv, "layer%d.0.downsample.0", l + 1);
-        snprintf(s[n].bn, sizeof s[n].bn, "layer%d.0.downsample.1", l + 1);
-        md_spec(&s[n++], c, cin, 1, 2, 0, &blk->down);
-      }
-    }
-    cin = c;
-  }
+/* dim 0 of a 4-D tensor `name` (a conv's output channels) when the file has one in range, else dflt: the
+ * widths come from the file (wide variants), and a missing or misshapen tensor is reported by the checks
+ * that follow, against the torchvision default. */
+static int md_width(const gc_st_file *f, const char *name, int dflt) {
+  const gc_st_tensor *t = gc_st_find(f, name);
+  return t && t->ndim == 4 && t->shape[0] >= 1 && t->shape[0] <= MD_MAX_WIDTH ? (int)t->shape[0] : dflt;
 }
 
-/* Every tensor name a resnet18 state dict has (num_batches_tracked aside), in state-dict order. */
-static void md_expected_names(const md_conv_spec s[MD_N_CONVS], char names[MD_N_NAMES][48]) {
+/* torchvision's name for a block layout, or a description of an unusual one. */
+static void md_arch_name(gc_model *m, int width1) {
+  static const struct { int bottleneck, n[4]; const char *name; } known[] = {
+      {0, {2, 2, 2, 2}, "resnet18"}, {0, {3, 4, 6, 3}, "resnet34"}, {1, {3, 4, 6, 3}, "resnet50"},
+      {1, {3, 4, 23, 3}, "resnet101"}, {1, {3, 8, 36, 3}, "resnet152"}};
+  const int *n = m->stage_blocks;
+  for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+    if (known[i].bottleneck == m->bottleneck && !memcmp(known[i].n, n, sizeof known[i].n)) {
+      if (m->bottleneck && width1 == 128 && i != 4) /* wide_resnet: the Bottleneck's middle width doubled */
+        snprintf(m->arch, sizeof m->arch, "wide_%s_2", known[i].name);
+      else
+        snprintf(m->arch, sizeof m->arch, "%s", known[i].name);
+      return;
+    }
+  snprintf(m->arch, sizeof m->arch, "resnet (%s %d-%d-%d-%d)", m->bottleneck ? "bottleneck" : "basic", n[0], n[1],
+           n[2], n[3]);
+}
+
+/* The layout of a torchvision ResNet as this file describes it: Bottleneck if layer1.0.conv3 exists, the
+ * blocks of each stage counted from the names, the widths from the shapes. Block 0 of stages 2..4 halves
+ * the resolution (BasicBlock: on conv1; Bottleneck: on conv2, torchvision v1.5), and a block has a 1x1
+ * downsample on its shortcut exactly when its stride or its channel count changes. Fills s[0..*n) and m's
+ * block table; -1 with err when this is no ResNet we can run. */
+static int md_layout(gc_model *m, const gc_st_file *f, md_conv_spec *s, int *n_specs, char *err, size_t errlen) {
+  char a[48], b[48], c[48];
+  int n = 0, cin = 64;
+  if (!gc_st_find(f, "conv1.weight") || !gc_st_find(f, "layer1.0.conv1.weight")) {
+    /* a foreign name ("module.conv1.weight": DataParallel; another network) says more than what is missing */
+    for (int i = 0; i < f->n; i++) {
+      const char *t = f->t[i].name;
+      if (strncmp(t, "conv1.", 6) && strncmp(t, "bn1.", 4) && strncmp(t, "layer", 5) && strncmp(t, "fc.", 3))
+        return gc_st_errorf(err, errlen, "%s: unexpected tensor (not a torchvision ResNet state dict?)", t), -1;
+    }
+    return gc_st_errorf(err, errlen, "%s: missing from the file (not a torchvision ResNet state dict?)",
+                        gc_st_find(f, "conv1.weight") ? "layer1.0.conv1.weight" : "conv1.weight"), -1;
+  }
+  m->bottleneck = gc_st_find(f, "layer1.0.conv3.weight") != NULL;
+  const gc_st_tensor *g = gc_st_find(f, "layer1.0.conv2.weight");
+  if (m->bottleneck && g && g->ndim == 4 && g->shape[1] && g->shape[1] < g->shape[0] && g->shape[0] % g->shape[1] == 0)
+    return gc_st_errorf(err, errlen, "layer1.0.conv2.weight: a grouped convolution (%" PRIu64 " groups: ResNeXt?), not supported",
+                        g->shape[0] / g->shape[1]), -1;
+  for (int l = 0; l < 4; l++) {
+    int k = 0;
+    for (; k <= GC_MAX_BLOCKS; k++) {
+      snprintf(a, sizeof a, "layer%d.%d.conv1.weight", l + 1, k);
+      if (!gc_st_find(f, a)) break;
+    }
+    if (!k) return gc_st_errorf(err, errlen, "layer%d.0.conv1.weight: missing from the file", l + 1), -1;
+    m->stage_blocks[l] = k;
+    m->n_blocks += k;
+    if (m->n_blocks > GC_MAX_BLOCKS)
+      return gc_st_errorf(err, errlen, "more than %d residual blocks (resnet152 has 50): not a torchvision ResNet",
+                          GC_MAX_BLOCKS), -1;
+  }
+  md_spec(&s[n++], "conv1", "bn1", 64, 3, 7, 2, 3, &m->conv1);
+  int width1 = 0;
+  for (int l = 0, i = 0; l < 4; l++) {
+    snprintf(a, sizeof a, "layer%d.0.conv1.weight", l + 1);
+    snprintf(b, sizeof b, "layer%d.0.conv3.weight", l + 1);
+    const int width = md_width(f, a, 64 << l), cout = m->bottleneck ? md_width(f, b, 256 << l) : width;
+    if (!l) width1 = width;
+    for (int k = 0; k < m->stage_blocks[l]; k++, i++) {
+      gc_block *blk = &m->blocks[i];
+      const int stride = l > 0 && k == 0 ? 2 : 1;
+      blk->stage = l + 1, blk->index = k;
+      snprintf(blk->name, sizeof blk->name, "layer%d.%d", l + 1, k);
+      for (int j = 1; j <= 2 + m->bottleneck; j++) {
+        snprintf(a, sizeof a, "%s.conv%d", blk->name, j);
+        snprintf(b, sizeof b, "%s.bn%d", blk->name, j);
+        gc_conv *dst = j == 1 ? &blk->conv1 : j == 2 ? &blk->conv2 : &blk->conv3;
+        if (!m->bottleneck)
+          md_spec(&s[n++], a, b, width, j == 1 ? cin : width, 3, j == 1 ? stride : 1, 1, dst);
+        else if (j == 2)
+          md_spec(&s[n++], a, b, width, width, 3, stride, 1, dst);
+        else
+          md_spec(&s[n++], a, b, j == 1 ? width : cout, j == 1 ? cin : width, 1, 1, 0, dst);
+      }
+      if (stride != 1 || cin != cout) {
+        snprintf(a, sizeof a, "%s.downsample.0", blk->name);
+        snprintf(c, sizeof c, "%s.downsample.1", blk->name);
+        md_spec(&s[n++], a, c, cout, cin, 1, stride, 0, &blk->down);
+      }
+      cin = cout;
+    }
+  }
+  m->feat = cin;
+  md_arch_name(m, width1);
+  *n_specs = n;
+  return 0;
+}
+
+/* Every tensor name the state dict has (num_batches_tracked aside), in state-dict order. */
+static int md_expected_names(const md_conv_spec *s, int n_specs, char (*names)[48]) {
   int n = 0;
-  for (int i = 0; i < MD_N_CONVS; i++) {
+  for (int i = 0; i < n_specs; i++) {
     snprintf(names[n++], 48, "%s.weight", s[i].conv);
     for (int j = 0; j < 4; j++) snprintf(names[n++], 48, "%s.%s", s[i].bn, MD_BN_PARAMS[j]);
   }
   snprintf(names[n++], 48, "fc.weight");
   snprintf(names[n++], 48, "fc.bias");
+  return n;
 }
 
 /* ---- tensor access ---- */
@@ -224,12 +296,14 @@ static int md_load_conv(const gc_st_file *f, const md_conv_spec *s, char names[5
   return 0;
 }
 
-/* fc.weight [N,512], fc.bias [N]; N comes from the file. */
+/* fc.weight [N,feat], fc.bias [N]; N comes from the file. */
 static int md_load_fc(gc_model *m, const gc_st_file *f, char *err, size_t errlen) {
   const gc_st_tensor *w = gc_st_find(f, "fc.weight"), *b;
   if (md_check_dtype(w, err, errlen)) return -1;
-  if (w->ndim != 2 || w->shape[1] != GC_FEAT) {
-    md_shape_error(w, "[N,512]", err, errlen);
+  if (w->ndim != 2 || w->shape[1] != (uint64_t)m->feat) {
+    char want[24];
+    snprintf(want, sizeof want, "[N,%d]", m->feat);
+    md_shape_error(w, want, err, errlen);
     return -1;
   }
   uint64_t n = w->shape[0];
@@ -239,11 +313,11 @@ static int md_load_fc(gc_model *m, const gc_st_file *f, char *err, size_t errlen
   }
   const uint64_t bshape[1] = {n};
   if (!(b = md_get(f, "fc.bias", bshape, 1, err, errlen))) return -1;
-  m->fc_w = malloc((size_t)n * GC_FEAT * sizeof *m->fc_w);
+  m->fc_w = malloc((size_t)n * m->feat * sizeof *m->fc_w);
   m->fc_b = malloc((size_t)n * sizeof *m->fc_b);
   if (!m->fc_w || !m->fc_b) return md_out_of_memory(err, errlen);
   m->num_classes = (int)n;
-  md_row(w, 0, (size_t)n * GC_FEAT, m->fc_w);
+  md_row(w, 0, (size_t)n * m->feat, m->fc_w);
   md_row(b, 0, (size_t)n, m->fc_b);
   return 0;
 }
@@ -253,19 +327,26 @@ static int md_ends_with(const char *s, const char *suffix) {
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* Names first: an unexpected tensor (resnet34's layer1.2.*, DataParallel's "module." prefix) says
- * more about a wrong file than the first missing or misshapen one would. */
-static int md_check_names(const gc_st_file *f, char names[MD_N_NAMES][48], char *err, size_t errlen) {
+/* Names first: an unexpected tensor (a ResNeXt's extra, DataParallel's "module." prefix) says more about a
+ * wrong file than the first missing or misshapen one would. A file with more tensors than the layout
+ * can have (each BatchNorm may add num_batches_tracked) is refused before the quadratic name check. */
+static int md_check_names(const gc_st_file *f, const gc_model *m, char (*names)[48], int n_names, char *err,
+                          size_t errlen) {
+  if (f->n > 2 * n_names) {
+    gc_st_errorf(err, errlen, "%d tensors: more than a torchvision %s has (%d, %d with num_batches_tracked)", f->n,
+                 m->arch, n_names, n_names + (n_names - 2) / 5);
+    return -1;
+  }
   for (int i = 0; i < f->n; i++) {
     const char *name = f->t[i].name;
     int known = md_ends_with(name, ".num_batches_tracked");
-    for (int j = 0; j < MD_N_NAMES && !known; j++) known = strcmp(name, names[j]) == 0;
+    for (int j = 0; j < n_names && !known; j++) known = strcmp(name, names[j]) == 0;
     if (!known) {
-      gc_st_errorf(err, errlen, "%s: unexpected tensor (not a torchvision resnet18 state dict?)", name);
+      gc_st_errorf(err, errlen, "%s: unexpected tensor (not a torchvision %s state dict?)", name, m->arch);
       return -1;
     }
   }
-  for (int j = 0; j < MD_N_NAMES; j++)
+  for (int j = 0; j < n_names; j++)
     if (!gc_st_find(f, names[j])) {
       gc_st_errorf(err, errlen, "%s: missing from the file", names[j]);
       return -1;
@@ -274,14 +355,15 @@ static int md_check_names(const gc_st_file *f, char names[MD_N_NAMES][48], char 
 }
 
 /* The convolutions are independent (each reads its own tensors, writes its own gc_conv): one task per
- * conv, so a thread pool loads them side by side, bit-identical to one thread. The 20 convs differ in size
- * by 500x (layer4's 3x3 are 2.4 M weights, the downsamples 8-131 K): the pool's work stealing evens that. */
+ * conv, so a thread pool loads them side by side, bit-identical to one thread. ResNet-18's 20 convs differ
+ * in size by 500x (layer4's 3x3 are 2.4 M weights, the downsamples 8-131 K): the pool's work stealing
+ * evens that. */
 typedef struct md_jobs {
   const gc_st_file *f;
   const md_conv_spec *s;
   char (*names)[48];
-  int rc[MD_N_CONVS];
-  char err[MD_N_CONVS][192];
+  int rc[MD_MAX_CONVS];
+  char err[MD_MAX_CONVS][192];
 } md_jobs;
 
 static void md_conv_task(void *ctx, size_t thread, size_t i) {
@@ -290,28 +372,96 @@ static void md_conv_task(void *ctx, size_t thread, size_t i) {
   j->rc[i] = md_load_conv(j->f, &j->s[i], &j->names[5 * i], j->err[i], sizeof j->err[i]);
 }
 
+/* ---- preprocessing (the file's metadata) ---- */
+
+/* "a,b,c": exactly three finite numbers (positive for a std). */
+static int md_triple(const char *key, const char *v, int positive, float out[3], char *err, size_t errlen) {
+  const char *p = v;
+  for (int i = 0; i < 3; i++) {
+    char *e;
+    const float x = strtof(p, &e);
+    if (e == p || !isfinite(x) || (positive && !(x > 0)) || *e != (i < 2 ? ',' : 0)) {
+      gc_st_errorf(err, errlen, "%s: '%s' is not three %s numbers separated by commas", key, v,
+                   positive ? "positive" : "finite");
+      return -1;
+    }
+    out[i] = x;
+    p = e + 1;
+  }
+  return 0;
+}
+
+/* A whole decimal number in [lo, hi], or -1. */
+static long md_int(const char *p, const char **end, long lo, long hi) {
+  long v = 0;
+  if (*p < '0' || *p > '9') return -1;
+  for (; *p >= '0' && *p <= '9' && v <= hi; p++) v = v * 10 + (*p - '0');
+  *end = p;
+  return v >= lo && v <= hi ? v : -1;
+}
+
+static int md_preproc(gc_model *m, const gc_st_file *f, char *err, size_t errlen) {
+  gc_preproc *pp = &m->pre;
+  static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+  memcpy(pp->mean, mean, sizeof mean);
+  memcpy(pp->std, std, sizeof std);
+  if (*f->mean && md_triple("gradcam.mean", f->mean, 0, pp->mean, err, errlen)) return -1;
+  if (*f->std && md_triple("gradcam.std", f->std, 1, pp->std, err, errlen)) return -1;
+  if (*f->size) { /* "WxH" or "N" (square) */
+    const char *e = f->size;
+    long w = md_int(e, &e, 32, 4096), h = w;
+    if (w > 0 && *e == 'x') h = md_int(e + 1, &e, 32, 4096);
+    if (w < 0 || h < 0 || *e) {
+      gc_st_errorf(err, errlen, "gradcam.size: '%s' is not WxH with sides in 32..4096", f->size);
+      return -1;
+    }
+    pp->w = (int)w, pp->h = (int)h;
+  }
+  if (*f->resize) {
+    const char *e = f->resize;
+    const long r = md_int(e, &e, 32, 8192);
+    if (r < 0 || *e) {
+      gc_st_errorf(err, errlen, "gradcam.resize: '%s' is not a size in 32..8192", f->resize);
+      return -1;
+    }
+    pp->resize = (int)r;
+  }
+  if (f->labels) {
+    const size_t len = strlen(f->labels);
+    int n = len > 0;
+    for (size_t i = 0; i + 1 < len; i++) n += f->labels[i] == '\n'; /* a trailing newline ends the last name */
+    if (n != m->num_classes) {
+      gc_st_errorf(err, errlen, "gradcam.labels: %d names for %d classes", n, m->num_classes);
+      return -1;
+    }
+    if (!(pp->labels = malloc(len + 1))) return md_out_of_memory(err, errlen);
+    memcpy(pp->labels, f->labels, len + 1);
+  }
+  return 0;
+}
+
 int gc_model_load_par(gc_model *m, const uint8_t *data, size_t size, const gc_parallel *par, char *err,
                       size_t errlen) {
   gc_st_file f;
-  md_conv_spec s[MD_N_CONVS];
-  char names[MD_N_NAMES][48];
+  int n_specs = 0, n_names = 0;
   memset(m, 0, sizeof *m);
   if (gc_st_parse(&f, data, size, err, errlen)) return -1;
-  md_layout(m, s);
-  md_expected_names(s, names);
-  int rc = md_check_names(&f, names, err, errlen) || md_load_fc(m, &f, err, errlen) ? -1 : 0;
+  md_conv_spec *s = malloc(MD_MAX_CONVS * sizeof *s);
+  char(*names)[48] = malloc((MD_MAX_CONVS * 5 + 2) * sizeof *names);
+  md_jobs *j = malloc(sizeof *j);
+  int rc = !s || !names || !j ? md_out_of_memory(err, errlen) : md_layout(m, &f, s, &n_specs, err, errlen);
   if (rc == 0) {
-    md_jobs *j = malloc(sizeof *j);
-    if (!j) {
-      rc = md_out_of_memory(err, errlen);
-    } else {
-      *j = (md_jobs){.f = &f, .s = s, .names = names};
-      gc_parallel_for(par, md_conv_task, j, MD_N_CONVS);
-      for (int i = 0; i < MD_N_CONVS && rc == 0; i++) /* the first failing conv in file order, as before */
-        if (j->rc[i]) rc = -1, snprintf(err, errlen, "%s", j->err[i]);
-      free(j);
-    }
+    n_names = md_expected_names(s, n_specs, names);
+    rc = md_check_names(&f, m, names, n_names, err, errlen) || md_load_fc(m, &f, err, errlen) ||
+                 md_preproc(m, &f, err, errlen) ? -1 : 0;
   }
+  if (rc == 0) {
+    *j = (md_jobs){.f = &f, .s = s, .names = names};
+    gc_parallel_for(par, md_conv_task, j, (size_t)n_specs);
+    for (int i = 0; i < n_specs && rc == 0; i++) /* the first failing conv in file order, as before */
+      if (j->rc[i]) rc = -1, snprintf(err, errlen, "%s", j->err[i]);
+  }
+  free(j); free(names); free(s);
   m->sigmoid_head = strcmp(f.head, "sigmoid") == 0;
   gc_st_free(&f);
   if (rc) gc_model_free(m);
@@ -333,12 +483,14 @@ static void md_free_conv(gc_conv *c) {
 
 void gc_model_free(gc_model *m) {
   md_free_conv(&m->conv1);
-  for (int i = 0; i < 8; i++) {
+  for (int i = 0; i < GC_MAX_BLOCKS; i++) {
     md_free_conv(&m->blocks[i].conv1);
     md_free_conv(&m->blocks[i].conv2);
+    md_free_conv(&m->blocks[i].conv3);
     md_free_conv(&m->blocks[i].down);
   }
   free(m->fc_w);
   free(m->fc_b);
+  free(m->pre.labels);
   memset(m, 0, sizeof *m);
 }

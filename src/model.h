@@ -1,7 +1,11 @@
-/* model.h: ResNet-18 weights, loaded from safetensors, BatchNorm folded.
+/* model.h: torchvision ResNet weights, loaded from safetensors, BatchNorm folded.
  *
- * The C core knows exactly one architecture: torchvision's resnet18 with any number of classes.
- * Weights arrive as a safetensors file (F32 or F16) with torchvision's state-dict names
+ * The C core knows torchvision's ResNet family: BasicBlock networks (resnet18, resnet34) and Bottleneck
+ * ones (resnet50, resnet101, resnet152, wide_resnet50_2, wide_resnet101_2; v1.5: the stride on the 3x3),
+ * with any number of classes. The architecture is read from the state dict itself: Bottleneck where
+ * "layer1.0.conv3.weight" exists, the blocks per stage from the names present, the widths from the
+ * shapes (so the wide variants need nothing special); every tensor is then checked against that.
+ * Grouped convolutions (ResNeXt) are refused. Weights arrive as a safetensors file (F32 or F16) with torchvision's state-dict names
  * ("conv1.weight", "bn1.running_mean", "layer1.0.conv1.weight", "layer2.0.downsample.0.weight",
  * "layer2.0.downsample.1.bias", "fc.weight", ...). gc_model_load checks every tensor's name, dtype
  * and shape, then folds each BatchNorm (eval mode, eps 1e-5) into the convolution before it:
@@ -20,7 +24,8 @@
 
 #include "parallel.h"
 
-#define GC_FEAT 512 /* channels entering fc */
+#define GC_MAX_BLOCKS 64  /* blocks over all four stages: resnet152 has 50 */
+#define GC_FEAT_MAX 4096  /* channels entering fc: 512 (BasicBlock), 2048 (Bottleneck) */
 
 typedef struct gc_conv {
   int oc, ic, kh, kw, stride, pad; /* oc == 0: absent (a block without downsample) */
@@ -29,18 +34,36 @@ typedef struct gc_conv {
   float *bn_scale, *bn_shift;      /* [oc] the folded affine: y = conv_raw*scale + shift */
 } gc_conv;
 
-typedef struct gc_block {          /* torchvision BasicBlock                          */
-  gc_conv conv1;                   /* 3x3, stride s, + bn1, ReLU                      */
-  gc_conv conv2;                   /* 3x3, stride 1, + bn2                            */
-  gc_conv down;                    /* 1x1, stride s, + bn (downsample.0/.1), or oc==0 */
+typedef struct gc_block {          /* torchvision BasicBlock, or Bottleneck where conv3.oc != 0      */
+  int stage, index;                /* torchvision's layer{stage}.{index}, stage 1..4                */
+  char name[24];                   /* "layer3.22"                                                   */
+  gc_conv conv1;                   /* Basic: 3x3, stride s      Bottleneck: 1x1 -> width   + bn1, ReLU */
+  gc_conv conv2;                   /* Basic: 3x3, stride 1      Bottleneck: 3x3, stride s  + bn2 (ReLU) */
+  gc_conv conv3;                   /* Basic: oc==0              Bottleneck: 1x1 -> 4*planes + bn3       */
+  gc_conv down;                    /* 1x1, stride s, + bn (downsample.0/.1), or oc==0               */
 } gc_block;
+
+/* How an image becomes the network's input (torchvision transforms), from the file's __metadata__
+ * (models/convert --mean --std --size --crop --labels), ImageNet's where it says nothing. */
+typedef struct gc_preproc {
+  float mean[3], std[3];           /* Normalize(mean, std) after ToTensor                          */
+  int w, h;                        /* "gradcam.size": the input size the model was trained at, or 0 */
+  int resize;                      /* "gradcam.resize" R > 0: Resize(R) + CenterCrop((h, w)); 0: Resize((h, w)) */
+  char *labels;                    /* "gradcam.labels": num_classes names, one per line (owned), or NULL */
+} gc_preproc;
 
 typedef struct gc_model {
   gc_conv conv1;                   /* 7x7/2, 3->64, + bn1, ReLU                        */
-  gc_block blocks[8];              /* layer1.0, layer1.1, layer2.0, ..., layer4.1      */
+  int bottleneck;                  /* 1: Bottleneck blocks (conv3 present)             */
+  int n_blocks;                    /* blocks[0..n_blocks): layer1.0 ... layer4.(last)  */
+  int stage_blocks[4];             /* blocks per stage: resnet50 3,4,6,3               */
+  int feat;                        /* channels entering fc (the last block's output)   */
+  char arch[32];                   /* "resnet50", "wide_resnet50_2", or "resnet (bottleneck 2-2-2-2)" */
+  gc_block blocks[GC_MAX_BLOCKS];
   int num_classes;                 /* fc.out_features, read from the file              */
-  float *fc_w;                     /* [num_classes][512]                               */
+  float *fc_w;                     /* [num_classes][feat]                              */
   float *fc_b;                     /* [num_classes]                                    */
+  gc_preproc pre;                  /* the file's preprocessing (ImageNet's by default)  */
   int sigmoid_head;                /* the file's __metadata__ says "gradcam.head": "sigmoid": a
                                       multi-label model, probabilities are per-class sigmoids  */
 } gc_model;

@@ -198,16 +198,32 @@ static int st_parse_uint_array(st_jcur *c, uint64_t *v, int max, int *n) {
 
 /* ---- header entries ---- */
 
-/* {"key": "value", ...}: free-form strings; only "gradcam.head" is kept (see safetensors.h). */
+/* {"key": "value", ...}: free-form strings; only the "gradcam.*" keys of safetensors.h are kept. A kept
+ * value longer than its field is refused rather than cut (a cut "0.5,0.5,0.5" could still parse). */
+#define ST_MAX_LABELS (16 << 20)
 static int st_parse_metadata(gc_st_file *f, st_jcur *c) {
   char *k, *v;
   size_t klen, vlen;
   int more = st_open(c, '{', '}');
   while (more > 0) {
     if (st_parse_string(c, &k, &klen) || st_expect(c, ':')) return -1;
-    int keep = strcmp(k, "gradcam.head") == 0; /* k lives in the scratch pool: compare before reuse */
+    /* k lives in the scratch pool: compare before the value reuses it */
+    char *dst = !strcmp(k, "gradcam.head") ? f->head : !strcmp(k, "gradcam.mean") ? f->mean
+              : !strcmp(k, "gradcam.std") ? f->std : !strcmp(k, "gradcam.size") ? f->size
+              : !strcmp(k, "gradcam.resize") ? f->resize : NULL;
+    size_t cap = dst == f->head ? sizeof f->head : dst == f->mean ? sizeof f->mean : dst == f->std ? sizeof f->std
+               : dst == f->size ? sizeof f->size : sizeof f->resize;
+    const int labels = !strcmp(k, "gradcam.labels");
     if (st_parse_string(c, &v, &vlen)) return -1;
-    if (keep) snprintf(f->head, sizeof f->head, "%s", v);
+    if (dst) {
+      if (vlen >= cap) return st_fail(c, "a gradcam.* metadata value too long");
+      memcpy(dst, v, vlen + 1);
+    } else if (labels) {
+      if (vlen > ST_MAX_LABELS) return st_fail(c, "gradcam.labels over 16 MiB");
+      free(f->labels);
+      if (!(f->labels = malloc(vlen + 1))) return st_fail(c, "out of memory for gradcam.labels");
+      memcpy(f->labels, v, vlen + 1);
+    }
     more = st_next_or_close(c, '}');
   }
   return more;
@@ -371,6 +387,7 @@ const gc_st_tensor *gc_st_find(const gc_st_file *f, const char *name) {
 }
 
 void gc_st_free(gc_st_file *f) {
+  free(f->labels);
   free(f->t);
   free(f->by_name);
   free(f->names);

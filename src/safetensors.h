@@ -37,6 +37,11 @@ typedef struct gc_st_file {
   gc_st_tensor **by_name; /* [n] pointers into t, sorted by name (for gc_st_find)          */
   char *names;            /* storage for all names                                        */
   char head[16];          /* __metadata__["gradcam.head"] ("softmax"/"sigmoid"), or ""     */
+  /* the model's preprocessing as models/convert writes it (model.c parses them), or "": */
+  char mean[64], std[64];  /* "gradcam.mean", "gradcam.std": "0.5,0.5,0.5"                  */
+  char size[32];           /* "gradcam.size": "224x224"                                     */
+  char resize[16];         /* "gradcam.resize": "256" (Resize(256) + CenterCrop(size))      */
+  char *labels;            /* "gradcam.labels": class names, one per line (malloc'd), or NULL */
 } gc_st_file;
 
 /* Returns 0, or -1 with a one-line reason in err; on failure *f is zeroed (nothing to free). */

@@ -94,7 +94,7 @@ const mb = (n) => (n / 1048576).toFixed(1);
 
 let modelSeq = 0;
 async function loadModel(args) {
-  const { model, labels, multilabel, label } = args;
+  const { model, labels, multilabel, label, mean, std, crop } = args;
   const seq = ++modelSeq;
   const bar = $('model-progress'), status = $('model-status');
   bar.removeAttribute('value'); // indeterminate until the size is known
@@ -104,7 +104,7 @@ async function loadModel(args) {
   let gc;
   try {
     gc = await createGradCam({
-      model, multilabel, inputSize: [size, size], threads: Number(new URLSearchParams(location.search).get('threads')) || undefined,
+      model, multilabel, inputSize: [size, size], mean, std, crop, threads: Number(new URLSearchParams(location.search).get('threads')) || undefined,
       onCrash: (msg) => { if (gc && gc === state.gc) engineCrashed(msg, label); },
       onProgress: (loaded, total, cached) => {
         if (seq !== modelSeq) return;
@@ -135,7 +135,9 @@ async function loadModel(args) {
   }
   setLabels(names);
   bar.max = 1; bar.value = 1;
-  status.textContent = `${label}: ready, ${gc.numClasses} classes${gc.engine.includes('-mt') ? ' (threaded engine)' : ''}`;
+  status.textContent = `${label}: ready, ${gc.arch}, ${gc.numClasses} classes${gc.engine.includes('-mt') ? ' (threaded engine)' : ''}`;
+  display.setLayers(gc.layers);
+  grid.setLayers(gc.layers);
   document.body.dataset.modelReady = '1';
   state.classIndex = -1;
   grid.setClasses(gc.numClasses);
@@ -171,19 +173,34 @@ async function loadChosenModel() {
     if (f) await loadOwn(f);
     return;
   }
-  const b = BUILTIN[v];
+  const b = v.startsWith('imagenet:') ? { ...BUILTIN.imagenet, model: v.slice(9), name: `ImageNet ${v.split('/').pop().replace(/\.safetensors$/, '')}` } : BUILTIN[v];
   // multilabel undefined: the engine reads the head (sigmoid or softmax) from the file's metadata
   await loadModel({ model: b.model, labels: b.labels, label: `${b.name} model` });
+}
+
+// The own model's preprocessing fields: overrides of what its file says (empty: the file's).
+function preprocessing() {
+  const triple = (id) => {
+    const v = $(id).value.trim();
+    if (!v) return undefined;
+    const t = v.split(',').map(Number);
+    if (t.length !== 3 || !t.every(Number.isFinite)) throw new Error(`${id.replace('pre-', '')}: give three numbers separated by commas`);
+    return t;
+  };
+  const c = $('pre-crop').value.trim();
+  return { mean: triple('pre-mean'), std: triple('pre-std'), crop: c === '' ? undefined : Number(c) === 0 ? -1 : Number(c) };
 }
 
 async function loadOwn(file) {
   state.ownFile = file; // picked or dropped: kept for the multi-label switch
   $('model-select').value = 'own';
   $('own-model').hidden = false;
-  await loadModel({ model: file, labels: state.ownLabels, multilabel: $('multilabel').checked, label: file.name });
+  await loadModel({ model: file, labels: state.ownLabels, multilabel: $('multilabel').checked, label: file.name, ...preprocessing() });
 }
 
-// Is the ImageNet model there (served, or cached from an earlier visit)?
+// Is the ImageNet model there (served, or cached from an earlier visit)? And which others: models/index.json
+// (written by the build) lists every weight file of the site; each ImageNet one other than resnet18 gets an
+// option of its own ('imagenet:models/imagenet/resnet50-imagenet.safetensors').
 async function probeImagenet() {
   const url = new URL(BUILTIN.imagenet.model, document.baseURI).href;
   let ok = false;
@@ -193,6 +210,19 @@ async function probeImagenet() {
   if (!ok && typeof caches === 'object') ok = !!(await caches.match(url).catch(() => null));
   const opt = $('model-select').querySelector('option[value=imagenet]');
   opt.hidden = opt.disabled = !ok;
+  let list = [];
+  try {
+    const r = await fetch('models/index.json', { cache: 'no-cache' });
+    if (r.ok) list = await r.json();
+  } catch { /* an older site, or offline */ }
+  const own = $('model-select').querySelector('option[value=own]');
+  for (const e of Array.isArray(list) ? list : []) {
+    if (e?.set !== 'imagenet' || typeof e.file !== 'string' || e.file === BUILTIN.imagenet.model) continue;
+    const value = `imagenet:${e.file}`;
+    if ($('model-select').querySelector(`option[value="${CSS.escape(value)}"]`)) continue;
+    const stem = e.file.split('/').pop().replace(/\.safetensors$/, '').replace(/-imagenet$/, '');
+    own.before(Object.assign(document.createElement('option'), { value, textContent: `ImageNet ${stem} (${mb(e.bytes || 0)} MB)` }));
+  }
 }
 
 // ---- images -------------------------------------------------------------------------------------------
@@ -414,6 +444,9 @@ $('labels-file').addEventListener('change', guard(async (e) => { if (e.target.fi
 $('multilabel').addEventListener('change', guard(async () => {
   if (state.ownFile) await loadOwn(state.ownFile);
 }));
+for (const id of ['pre-mean', 'pre-std', 'pre-crop']) {
+  $(id).addEventListener('change', guard(async () => { if (state.ownFile) await loadOwn(state.ownFile); }));
+}
 $('image-file').addEventListener('change', guard(async (e) => {
   const f = e.target.files[0];
   try {

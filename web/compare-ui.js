@@ -51,6 +51,12 @@ export function initCompareUI({ onChange, onRun, onPick }) {
 
   const api = {
     // The number of classes of the model: K goes up to it (and to 16, as the CLI's).
+    // The model's layers (gc.layers), the ticks kept where the model has the layer.
+    setLayers(list) {
+      const was = ticked(layersBox);
+      layersBox.replaceChildren(...list.map((l) => checkbox('compare-layer', l, l, (was.length ? was : DEFAULT_LAYERS).includes(l))));
+      shownKey = null;
+    },
     setClasses(n) {
       k.max = String(Math.min(16, n));
       if (Number(k.value) > Number(k.max)) k.value = k.max;

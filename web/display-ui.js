@@ -61,6 +61,15 @@ export function initDisplayUI({ onChange }) {
         grey: grey.checked && !grey.disabled, sign: sign.value, scale: scale.value, interp: interp.value,
       };
     },
+    // The model's own layers (gc.layers: resnet50 has layer1.0 .. layer4.2), keeping the choices it also has.
+    setLayers(list) {
+      const [a, b] = [layer.value, layer2.value];
+      layer.replaceChildren(...list.map((l) => option(l, l)));
+      layer2.replaceChildren(option('', 'none'), ...list.map((l) => option(l, l)));
+      layer.value = list.includes(a) ? a : 'layer4';
+      layer2.value = list.includes(b) ? b : '';
+      reflect();
+    },
     // Show a compare tile's layer(s) in the pickers ('layer3' or 'layer3,layer4').
     setLayer(l) {
       const [a, b = ''] = String(l).split(',');

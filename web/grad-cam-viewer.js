@@ -18,6 +18,9 @@
 //   grey           boolean: blend over a greyscale copy      sign  positive (default) | negative | all
 //   scale          normalised (default) | raw                interp  linear (default) | nearest
 //   multilabel     present or "1": sigmoid; "0": softmax; absent: the weights file's metadata decides
+//   mean, std      "0.5,0.5,0.5": Normalize's, overriding the weights file's metadata (default: the file's, else
+//                  ImageNet's); crop: "256" Resize(256) + CenterCrop(224) (the picture shows the part the model
+//                  saw), "-1" a plain resize; input-size: "224" or "160x128" (default: the file's, else 224)
 //   loading        lazy (default): nothing is fetched or computed until the viewer is within 200 px of
 //                  the viewport; eager: at once
 //   alt            the accessible name of the picture, instead of the generated one ("Grad-CAM heatmap
@@ -91,7 +94,7 @@ const PROPS = ['src', 'model', 'labels', 'targetClass', 'layer', 'method', 'alph
 export class GradCamViewer extends HTMLElement {
   static get observedAttributes() {
     return ['src', 'model', 'labels', 'class', 'target-class', 'layer', 'method', 'alpha', 'colormap', 'mode', 'grey', 'sign',
-      'scale', 'interp', 'eigen-smooth', 'aug-smooth', 'multilabel', 'loading', 'alt'];
+      'scale', 'interp', 'eigen-smooth', 'aug-smooth', 'multilabel', 'loading', 'alt', 'mean', 'std', 'crop', 'input-size'];
   }
 
   // One observer for every lazy viewer of the page: a viewer loads once it is within 200 px of the viewport.
@@ -241,7 +244,12 @@ export class GradCamViewer extends HTMLElement {
       alphaText: this.getAttribute('alpha'), colormap: this.colormap, mode: this.mode, grey: this.grey, sign: this.sign,
       scale: this.scale, interp: this.interp, eigenSmooth: this.eigenSmooth, augSmooth: this.augSmooth,
     };
-    w.engineKey = JSON.stringify([w.model && abs(w.model), w.labelsUrl && abs(w.labelsUrl), w.multilabel]);
+    // the preprocessing overrides: each instance with other ones gets an engine of its own
+    const triple = (a) => { const v = this.getAttribute(a); return v == null ? null : v.split(',').map(Number); };
+    const size = (this.getAttribute('input-size') || '').trim().match(/^(\d+)(?:x(\d+))?$/);
+    w.pre = { mean: triple('mean'), std: triple('std'), crop: this.getAttribute('crop') == null ? null : Number(this.getAttribute('crop')),
+      inputSize: size ? [Number(size[1]), Number(size[2] || size[1])] : null };
+    w.engineKey = JSON.stringify([w.model && abs(w.model), w.labelsUrl && abs(w.labelsUrl), w.multilabel, w.pre]);
     w.loadKey = JSON.stringify([w.engineKey, w.href]);
     w.key = JSON.stringify(w);
     return w;
@@ -278,6 +286,8 @@ export class GradCamViewer extends HTMLElement {
     e.promise = createGradCam({
       shared: true, model: want.model ? abs(want.model) : undefined, labels: want.labelsUrl ? abs(want.labelsUrl) : undefined,
       multilabel: ml, signal: e.ac.signal, onProgress: (l, t, c) => { for (const f of e.listeners) f(l, t, c); },
+      mean: want.pre.mean ?? undefined, std: want.pre.std ?? undefined, crop: want.pre.crop ?? undefined,
+      inputSize: want.pre.inputSize ?? undefined,
     }).then((gc) => {
       if (e.ac.signal.aborted) { gc.dispose(); throw abortError(); }
       return (e.gc = gc);

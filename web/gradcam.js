@@ -138,7 +138,7 @@ export async function crossOriginIsolate(swUrl = 'coi-sw.js') {
 // and the watch()ers' fn(msg, crashed) run once when the worker is gone: crashed (an error the worker did
 // not catch, an unreadable message, a trap in the engine: the pending calls reject with an Error whose
 // `crashed` is true) or ended with die (dispose).
-async function startEngine({ engineUrls, threads, weights, multilabel, width, height, onDeath }) {
+async function startEngine({ engineUrls, threads, weights, multilabel, width, height, mean, std, crop, onDeath }) {
   const workerUrl = new URL('worker.js', import.meta.url);
   // The worker starts from a blob: URL that only imports worker.js. A worker loaded straight from its
   // URL gets the CSP of *its own response* (none, on a plain static host), not the page's: it could
@@ -211,7 +211,7 @@ async function startEngine({ engineUrls, threads, weights, multilabel, width, he
   try {
     const st = toSafetensors(await weights);
     t.weights = wall();
-    info = await call('init', { engineUrls, threads, weights: st, multilabel, width, height }, [st]);
+    info = await call('init', { engineUrls, threads, weights: st, multilabel, width, height, mean, std, crop }, [st]);
     t.ready = wall();
   } catch (e) {
     die('disposed');
@@ -252,7 +252,11 @@ const orAbort = (p, signal) => (!signal ? p : new Promise((resolve, reject) => {
  *               the offline shapes model beside this module (models/shapes/), with its labels
  *   labels:     URL | File/Blob | string[] (optional; "class N" otherwise)
  *   multilabel: true (sigmoid per class) | false (softmax) | undefined: read from the file's metadata
- *   inputSize:  [w, h] of the model input (default 224×224)
+ *   inputSize:  [w, h] of the model input (default: the model file's "gradcam.size", else 224×224)
+ *   mean, std:  [r, g, b] of Normalize (default: the file's "gradcam.mean"/"gradcam.std", else ImageNet's)
+ *   crop:       R: Resize(R) + CenterCrop(inputSize), as torchvision's eval transform (explanations are
+ *               then drawn over the part of the image the model saw); -1: a plain resize; default: the
+ *               file's "gradcam.resize", else a plain resize
  *   onProgress: (loaded, total, fromCache) while the weights download
  *   threads:    threads for the threaded engine (default: one per core); 1 = the plain engine
  *   engine:     URL of the engine's JS glue, relative to this module (default: chosen as above)
@@ -267,7 +271,7 @@ const orAbort = (p, signal) => (!signal ? p : new Promise((resolve, reject) => {
  *               is gone with the old worker (explain(null) rejects until an image is given again).
  */
 export async function createGradCam({ model, labels, multilabel, inputSize, onProgress, engine, threads, signal, shared = false,
-  onCrash } = {}) {
+  onCrash, mean, std, crop } = {}) {
   if (!simdSupported()) fail('this browser does not support WebAssembly SIMD, which the engine needs (try a current Chrome, Edge, Firefox or Safari)');
   if (!model) { // the default, as the CLI's: the shapes model shipped with the engine
     model = new URL('models/shapes/resnet18-shapes.safetensors', import.meta.url);
@@ -285,11 +289,13 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
     ? [...['gradcam-engine-relaxed-mt.js', 'gradcam-engine-mt.js'].slice(rx), ...plain] : plain;
   const engineUrls = engineNames.map((n) => new URL(n, import.meta.url).href);
   const ml = multilabel === true ? 1 : multilabel === false ? 0 : -1;
-  const [w, h] = inputSize || [224, 224];
+  const [w0, h0] = inputSize || [0, 0]; // 0: the model file's own size
+  const pre = { mean: mean ? Array.from(mean, Number) : null, std: std ? Array.from(std, Number) : null, crop: crop == null ? 0 : Number(crop) };
+  if ((pre.mean && pre.mean.length !== 3) || (pre.std && pre.std.length !== 3)) fail('mean and std: give three numbers each');
   const byUrl = typeof model === 'string' || model instanceof URL;
-  const key = shared && byUrl ? JSON.stringify([new URL(String(model), document.baseURI).href, ml, threads ?? null, engineUrls]) : null;
+  const key = shared && byUrl ? JSON.stringify([new URL(String(model), document.baseURI).href, ml, threads ?? null, engineUrls, pre]) : null;
   const start = (weights) => startEngine({
-    engineUrls, threads, weights, multilabel: ml, width: w, height: h,
+    engineUrls, threads, weights, multilabel: ml, width: w0, height: h0, ...pre,
     // a crashed shared worker leaves the map, so that the next instance starts a fresh one
     onDeath: () => { if (key && sharedEngines.get(key)?.core?.dead) sharedEngines.delete(key); },
   });
@@ -347,6 +353,8 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
   names = lab.value;
   const info = core.info;
   const client = nextClient++;
+  const [w, h] = inputSize || info.inputSize;
+  if (!labels && info.labels) names = info.labels; // the model's own names (its metadata)
   // disposed / broken: why this instance is unusable (dispose(); a crashed worker whose replacement did
   // not start). restarting: the promise of the replacement while it starts (calls wait for it).
   // lostImage: the worker that held this instance's image is gone: explain(null) cannot work.
@@ -430,6 +438,8 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
 
   const api = {
     numClasses: n,
+    arch: info.arch, // what the weights are: 'resnet18', 'resnet50', 'wide_resnet50_2', ...
+    layers: info.layers.filter((l) => l !== 'input'), // this model's target layers (LAYERS is resnet18's)
     labels: labelList,
     labelsMatched, // false: the labels file had another count than the model's classes
     // null while usable (also while a crashed worker is being replaced); else why not (disposed, or the

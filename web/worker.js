@@ -207,6 +207,9 @@ function classifyStored(c) {
   owner = null;
   if (engine._gc_js_classify(ctx, c.ptr, c.w, c.h) !== 0) fail(lastError(ctx));
   owner = c;
+  // the part of the image the model saw (all of it, or its centre crop): what explanations are drawn over
+  const v = engine._gc_js_view(ctx) >> 2;
+  c.vw = engine.HEAP32[v]; c.vh = engine.HEAP32[v + 1];
 }
 
 // The running engine job, step by step until done. A cancel arriving meanwhile (onmessage runs only
@@ -254,6 +257,7 @@ function store(client, pixels, width, height) {
   c.ptr = 0;
   c.ptr = copyIn(new Uint8Array(pixels));
   c.w = width; c.h = height;
+  c.vw = c.vh = undefined; // known once classified
   return c;
 }
 
@@ -266,20 +270,31 @@ const ops = {
   },
 
   // The engine and the model, once per worker (the first client's size is the context's first size).
-  async init({ engineUrls, threads, weights, multilabel, width, height }) {
+  async init({ engineUrls, threads, weights, multilabel, width, height, mean, std, crop }) {
     const used = await loadEngine(engineUrls, threads);
     dropContext();
     const began = wallNow();
     const bytes = new Uint8Array(weights);
     const p = copyIn(bytes);
     const copied = wallNow();
+    // mean/std [3] or null, crop (0: the file's), width/height 0: the preprocessing the file's metadata asks for
+    const floats = (v) => (v ? copyIn(new Uint8Array(Float32Array.from(v).buffer)) : 0);
+    const pm = floats(mean), ps = floats(std);
     // multilabel: 1 sigmoid, 0 softmax, -1 let the engine read it from the file's metadata
     // the engine takes the copy and frees it as soon as it is parsed (a lower peak than freeing it here)
-    ctx = engine._gc_js_create(p, bytes.byteLength, multilabel, width || 224, height || 224);
+    ctx = engine._gc_js_create(p, bytes.byteLength, multilabel, width | 0, height | 0, pm, ps, crop | 0);
+    if (pm) engine._free(pm);
+    if (ps) engine._free(ps);
     if (!ctx) fail(lastError(0));
     numClasses = engine._gc_js_num_classes(ctx);
-    ctxW = width || 224; ctxH = height || 224;
-    return { numClasses, engine: used, began, copied, created: wallNow() };
+    const sz = engine._gc_js_input_size(ctx) >> 2;
+    ctxW = engine.HEAP32[sz]; ctxH = engine.HEAP32[sz + 1];
+    // what the file turned out to be: 'resnet50', its target layers ('input,conv1,...,layer4,layer4.0,...'),
+    // its own class names (metadata "gradcam.labels") if it has them
+    const arch = engine.UTF8ToString(engine._gc_js_arch(ctx));
+    const layers = engine.UTF8ToString(engine._gc_js_model_layers(ctx)).split(',');
+    const lp = engine._gc_js_labels(ctx), labels = lp ? engine.UTF8ToString(lp).replace(/\n$/, '').split('\n') : null;
+    return { numClasses, arch, layers, labels, inputSize: [ctxW, ctxH], engine: used, began, copied, created: wallNow() };
   },
 
   // A client joins (or changes its input size): the size is checked by the engine at once.
@@ -335,7 +350,7 @@ const ops = {
     // atInputSize: the overlay at the model input size, on the image resized as for the network (the
     // CLI's compare-grid tiles); otherwise at the image's own size
     const [inW, inH] = [c.inW, c.inH];
-    const { w, h } = atInputSize ? { w: inW, h: inH } : c;
+    const { w, h } = atInputSize ? { w: inW, h: inH } : { w: c.vw ?? c.w, h: c.vh ?? c.h };
     const cls = classIndex == null ? -1 : classIndex;
     if (!Number.isInteger(cls) || cls < -1 || cls >= numClasses) fail(`class ${classIndex} out of range (0..${numClasses - 1})`);
     const a = alpha == null ? 0.5 : Number(alpha);

@@ -205,7 +205,7 @@ test('the ImageNet model is offered when the site has it, and explains like the 
   await page.goto(base + 'index.html');
   await page.waitForFunction(() => !document.querySelector('#model-select option[value=imagenet]').disabled, null, { timeout: 30000 });
   await page.selectOption('#model-select', 'imagenet');
-  await page.waitForFunction(() => /^ImageNet model: ready, 1000 classes/.test(document.getElementById('model-status').textContent), null, { timeout: 90000 });
+  await page.waitForFunction(() => /^ImageNet model: ready, resnet18, 1000 classes/.test(document.getElementById('model-status').textContent), null, { timeout: 90000 });
   await pickImage(h.BOTH);
   await assertMatchesCli(h.BOTH, {});
   assert.match(await caption(), new RegExp(`^${h.labelsOf(site)[h.cliTop(h.BOTH, site.st)[0].index]} `));

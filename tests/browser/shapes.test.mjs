@@ -29,7 +29,7 @@ test('default page: the built-in shapes model explains a sample scene like the C
 }, async () => {
   await page.goto(`${srv.url}index.html`);
   await page.waitForFunction(() => document.body.dataset.modelReady === '1', null, { timeout: 120000 });
-  assert.match(await page.textContent('#model-status'), /Shapes model: ready, 8 classes/);
+  assert.match(await page.textContent('#model-status'), /Shapes model: ready, resnet18, 8 classes/);
   const n = await h.explainedCount(page);
   await page.click('button[aria-label^="Use sample: Generated scene with shapes (1)"]');
   await h.waitExplained(page, n);

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check_failure(rc, err, &small);
   if (rc == 0) {
     float *t = malloc((size_t)ow * oh * 3 * sizeof *t);
-    if (t) gc_image_to_tensor(&small, t);
+    if (t) gc_image_to_tensor(&small, NULL, NULL, t);
     free(t);
     gc_image_free(&small);
   }

@@ -358,10 +358,36 @@ static void test_to_tensor(void) {
                                2.24890828f,  -2.03571415f, 0.426492572f};
   gc_image img = {2, 1, (uint8_t *)px};
   float t[6];
-  gc_image_to_tensor(&img, t);
+  gc_image_to_tensor(&img, NULL, NULL, t);
   int same = 1;
   for (int i = 0; i < 6; i++) same &= t[i] == want[i];
   CHECK(same, "tensor values equal torchvision's bit for bit (%.9g %.9g %.9g ...)", t[0], t[1], t[2]);
+}
+
+/* Resize(256) + CenterCrop(224), torchvision's numbers worked by hand: the long side int(256 * l / s), the
+ * corner Python's round (half to even: 58.5 -> 58, 79.5 -> 80); then the pixels are the crop of the resize. */
+static void test_crop(void) {
+  static const struct { int w, h, rw, rh, left, top; } cases[] = {
+      {500, 375, 341, 256, 58, 16}, {375, 500, 256, 341, 16, 58}, {640, 427, 383, 256, 80, 16}, {256, 256, 256, 256, 16, 16}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    int rw, rh, l, t;
+    gc_image_crop_geometry(cases[i].w, cases[i].h, 256, 224, 224, &rw, &rh, &l, &t);
+    CHECK(rw == cases[i].rw && rh == cases[i].rh && l == cases[i].left && t == cases[i].top,
+          "crop geometry %dx%d: %dx%d at (%d, %d), want %dx%d at (%d, %d)", cases[i].w, cases[i].h, rw, rh, l, t,
+          cases[i].rw, cases[i].rh, cases[i].left, cases[i].top);
+  }
+  gc_image img = {500, 375, malloc(500 * 375 * 3)}, a, r, c;
+  char err[256];
+  for (int i = 0; i < 500 * 375 * 3; i++) img.rgb[i] = (uint8_t)(i * 7 + i / 1500);
+  CHECK(gc_image_resize_crop(&img, 256, 224, 224, &a, err, sizeof err) == 0, "resize_crop: %s", err);
+  CHECK(gc_image_resize_bilinear_aa(&img, 341, 256, &r, err, sizeof err) == 0, "resize: %s", err);
+  CHECK(gc_image_crop(&r, 58, 16, 224, 224, &c, err, sizeof err) == 0, "crop: %s", err);
+  CHECK(a.w == 224 && a.h == 224 && !memcmp(a.rgb, c.rgb, 224 * 224 * 3), "resize_crop != crop(resize)");
+  gc_image_free(&c);
+  CHECK(gc_image_crop(&r, 200, 0, 224, 224, &c, err, sizeof err) == -1 && strstr(err, "outside"), "crop outside: %s", err);
+  CHECK(gc_image_resize_crop(&img, 200, 224, 224, &c, err, sizeof err) == -1 && strstr(err, "smaller than"), "small resize: %s", err);
+  gc_image_free(&img); gc_image_free(&a); gc_image_free(&r);
+  printf("ok   Resize(256) + CenterCrop(224) geometry and pixels\n");
 }
 
 int main(void) {
@@ -371,5 +397,6 @@ int main(void) {
   test_from_rgba();
   test_resize();
   test_to_tensor();
+  test_crop();
   return check_report();
 }

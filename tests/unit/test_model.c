@@ -65,7 +65,7 @@ static double ref_half(uint16_t h) {
 
 /* ---- synthetic state dicts ---- */
 
-#define MAXT 128
+#define MAXT 256
 typedef struct tt {
   char name[64], dtype[8];
   int ndim;
@@ -408,8 +408,20 @@ static void test_model_errors(void) {
   expect_fail_set("I64 weight", &s, "conv1.weight: dtype I64 not supported");
   s = base, strcpy(find(&s, "fc.bias")->dtype, "BF16");
   expect_fail_set("BF16 bias", &s, "fc.bias: dtype BF16");
-  s = base, add(&s, "layer1.2.conv1.weight", "F16", 4, 64, 64, 3, 3);
-  expect_fail_set("extra tensor (resnet34)", &s, "layer1.2.conv1.weight: unexpected tensor");
+  s = base, add(&s, "layer1.1.conv3.weight", "F16", 4, 64, 64, 1, 1);
+  expect_fail_set("extra tensor", &s, "layer1.1.conv3.weight: unexpected tensor");
+  s = base, add(&s, "layer1.2.conv1.weight", "F16", 4, 64, 64, 3, 3); /* a third block: the rest of it missing */
+  expect_fail_set("half a block", &s, "layer1.2.bn1.weight: missing");
+  s = base; /* 65 blocks in layer1: refused by count, before any of them is read */
+  for (int b = 2; b < 67; b++) {
+    char nm[64];
+    snprintf(nm, sizeof nm, "layer1.%d.conv1.weight", b);
+    add(&s, nm, "F16", 4, 64, 64, 3, 3);
+  }
+  expect_fail_set("65 blocks", &s, "more than 64 residual blocks");
+  s = base, add(&s, "layer1.0.conv3.weight", "F16", 4, 256, 64, 1, 1); /* Bottleneck from here on */
+  t = find(&s, "layer1.0.conv2.weight"), t->shape[1] = 2;                /* [64, 2, 3, 3]: 32 groups */
+  expect_fail_set("grouped conv2 (ResNeXt)", &s, "layer1.0.conv2.weight: a grouped convolution (32 groups");
   s = base, add(&s, "conv1.bias", "F16", 1, 64, 0, 0, 0);
   expect_fail_set("conv bias", &s, "conv1.bias: unexpected tensor");
   s = base;

@@ -1,5 +1,7 @@
 /* test_gradcam_fd.c: the whole backward pass (cam.c over backward.c) against finite differences of
- * the real forward pass (XNNPACK), end to end, on a small random ResNet-18 and a small input.
+ * the real forward pass (XNNPACK), end to end, on small random ResNets and a small input: ResNet-18
+ * (BasicBlock) and a narrow Bottleneck net (2-2-2-1 blocks: strided 3x3 conv2s, 1x1 conv1/conv3, both
+ * kinds of shortcut), so every path of both block types is under the check.
  *
  * For a target layer L and class c, gc_backward_to gives dlogit_c/dA_L. Each checked element of A_L
  * is nudged by ±eps in place and the network re-run from L on (gc_net_forward_from): the central
@@ -10,6 +12,7 @@
  * A nudge that flips a downstream ReLU or max-pool choice is a genuine outlier: one per layer may.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,21 +30,36 @@ static void conv_init(gc_conv *c, int oc, int ic, int k, int s, int p) {
   for (int i = 0; i < oc; i++) { c->b[i] = 0.1f * frand(); c->bn_scale[i] = 1.0f + 0.2f * frand(); c->bn_shift[i] = c->b[i]; }
 }
 
-static void model_init(gc_model *m, int classes) {
+/* bottleneck 0: resnet18's layout and widths; 1: Bottleneck blocks n[], middle width 8<<l, output 32<<l. */
+static void model_init(gc_model *m, int classes, int bottleneck, const int n[4]) {
   memset(m, 0, sizeof *m);
   conv_init(&m->conv1, 64, 3, 7, 2, 3);
-  int cin = 64;
-  for (int b = 0; b < 8; b++) {
-    int c = 64 << (b / 2), s = (b % 2 == 0 && b > 0) ? 2 : 1;
-    conv_init(&m->blocks[b].conv1, c, cin, 3, s, 1);
-    conv_init(&m->blocks[b].conv2, c, c, 3, 1, 1);
-    if (s == 2) conv_init(&m->blocks[b].down, c, cin, 1, 2, 0);
-    cin = c;
-  }
+  m->bottleneck = bottleneck;
+  int cin = 64, b = 0;
+  for (int l = 0; l < 4; l++)
+    for (int i = 0; i < n[l]; i++, b++) {
+      gc_block *k = &m->blocks[b];
+      const int s = (i == 0 && l > 0) ? 2 : 1, w = bottleneck ? 8 << l : 64 << l, c = bottleneck ? 32 << l : w;
+      k->stage = l + 1, k->index = i;
+      snprintf(k->name, sizeof k->name, "layer%d.%d", l + 1, i);
+      if (bottleneck) {
+        conv_init(&k->conv1, w, cin, 1, 1, 0);
+        conv_init(&k->conv2, w, w, 3, s, 1);
+        conv_init(&k->conv3, c, w, 1, 1, 0);
+      } else {
+        conv_init(&k->conv1, c, cin, 3, s, 1);
+        conv_init(&k->conv2, c, c, 3, 1, 1);
+      }
+      if (s == 2 || cin != c) conv_init(&k->down, c, cin, 1, s, 0);
+      cin = c;
+    }
+  m->n_blocks = b;
+  m->feat = cin;
+  memcpy(m->stage_blocks, n, sizeof m->stage_blocks);
   m->num_classes = classes;
-  m->fc_w = malloc(sizeof(float) * classes * GC_FEAT);
+  m->fc_w = malloc(sizeof(float) * classes * m->feat);
   m->fc_b = malloc(sizeof(float) * classes);
-  for (int i = 0; i < classes * GC_FEAT; i++) m->fc_w[i] = 0.1f * frand();
+  for (int i = 0; i < classes * m->feat; i++) m->fc_w[i] = 0.1f * frand();
   for (int i = 0; i < classes; i++) m->fc_b[i] = frand();
 }
 
@@ -49,7 +67,7 @@ static void model_init(gc_model *m, int classes) {
 static float *target(gc_net *net, int layer, int *from) {
   if (layer == GC_LAYER_INPUT) { *from = -1; return net->x.data; }
   if (layer == GC_LAYER_MAXPOOL) { *from = 0; return net->maxpool.data; }
-  *from = layer - GC_LAYER_BLOCK0 + 1; /* 8 after layer4.1: only avg pool and fc */
+  *from = layer - GC_LAYER_BLOCK0 + 1; /* n_blocks after the last block: only avg pool and fc */
   return net->blk[layer - GC_LAYER_BLOCK0].out.data;
 }
 
@@ -88,28 +106,35 @@ static void check_layer(gc_net *net, gc_grad *g, int layer, int cls, int classes
     if (e > 5e-2f) miss++;
     if (e > worst) worst = e;
   }
-  printf("%-9s grad max %.3e, %d samples, worst |fd - grad| / max %.2e, %d over 5e-2\n", gc_layer_name(layer),
+  printf("%-9s grad max %.3e, %d samples, worst |fd - grad| / max %.2e, %d over 5e-2\n", gc_layer_name(net->model, layer),
          gmax, samples, worst, miss);
-  CHECK(gmax > 0, "%s: zero gradient", gc_layer_name(layer));
-  CHECK(miss <= 1, "%s: %d of %d finite differences disagree (worst %.2e)", gc_layer_name(layer), miss, samples, worst);
+  CHECK(gmax > 0, "%s: zero gradient", gc_layer_name(net->model, layer));
+  CHECK(miss <= 1, "%s: %d of %d finite differences disagree (worst %.2e)", gc_layer_name(net->model, layer), miss, samples, worst);
   free(dl); free(gcopy);
 }
 
-int main(void) {
+static void check_model(int bottleneck, const int n[4]) {
   char err[256];
   gc_model m;
-  model_init(&m, 5);
+  model_init(&m, 5, bottleneck, n);
+  printf("%s blocks %d-%d-%d-%d\n", bottleneck ? "Bottleneck" : "BasicBlock", n[0], n[1], n[2], n[3]);
   gc_net net;
   gc_grad g = {0};
   CHECK(gc_net_create(&net, &m, NULL, err, sizeof err) == 0, "create: %s", err);
   CHECK(gc_net_reshape(&net, 40, 36, err, sizeof err) == 0, "reshape: %s", err);
   CHECK(gc_grad_reshape(&g, &net, err, sizeof err) == 0, "grad reshape: %s", err);
   for (size_t i = 0; i < (size_t)40 * 36 * 3; i++) net.x.data[i] = 1.5f * frand();
-  int layers[] = {GC_LAYER_BLOCK0 + 7, GC_LAYER_BLOCK0 + 5, GC_LAYER_BLOCK0 + 2, GC_LAYER_BLOCK0, GC_LAYER_MAXPOOL,
-                  GC_LAYER_INPUT};
+  const int last = GC_LAYER_BLOCK0 + m.n_blocks - 1;
+  /* the last block (head only above it), an inner one of each deeper stage, layer1.0, maxpool, the input */
+  int layers[] = {last, last - 2, last - 4, GC_LAYER_BLOCK0 + 1, GC_LAYER_BLOCK0, GC_LAYER_MAXPOOL, GC_LAYER_INPUT};
   for (size_t i = 0; i < sizeof layers / sizeof *layers; i++) check_layer(&net, &g, layers[i], 3, 5);
   gc_grad_free(&g);
   gc_net_destroy(&net);
   gc_model_free(&m);
+}
+
+int main(void) {
+  check_model(0, (const int[4]){2, 2, 2, 2});
+  check_model(1, (const int[4]){2, 2, 2, 1});
   return check_report();
 }

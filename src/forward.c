@@ -304,12 +304,27 @@ static int run(gc_net *net, gc_prof *p, struct xnn_operator *op, const char *fmt
   return ok;
 }
 
-/* out = relu(out + add): the end of a block whose last conv ran through XNNPACK. */
-static void add_relu(float *out, const float *add, size_t n) {
-  for (size_t i = 0; i < n; i++) {
+/* out = relu(out + add): the end of a block whose last conv ran through XNNPACK (a Bottleneck's conv3). A
+ * pass over memory (5.5 M floats per resnet50 forward at 224x224), split over the pool in chunks of 64 K
+ * floats (clang vectorises the loop); each element is computed alike whatever the split: bit-identical. */
+typedef struct add_relu_job { float *out; const float *add; size_t n; } add_relu_job;
+#define ADD_RELU_CHUNK 65536
+
+static void add_relu_task(void *ctx, size_t thread, size_t c) {
+  const add_relu_job *j = ctx;
+  (void)thread;
+  float *restrict out = j->out;
+  const float *restrict add = j->add;
+  const size_t i1 = (c + 1) * ADD_RELU_CHUNK < j->n ? (c + 1) * ADD_RELU_CHUNK : j->n;
+  for (size_t i = c * ADD_RELU_CHUNK; i < i1; i++) {
     const float v = out[i] + add[i];
     out[i] = v > 0.0f ? v : 0.0f;
   }
+}
+
+static void add_relu(gc_net *net, float *out, const float *add, size_t n) {
+  add_relu_job j = {out, add, n};
+  gc_parallel_for(&net->par, add_relu_task, &j, (n + ADD_RELU_CHUNK - 1) / ADD_RELU_CHUNK);
 }
 
 /* Slot j of block b: XNNPACK's operator or the Winograd kernel (add, relu: fused into its output). */
@@ -340,11 +355,11 @@ int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen) 
     if (m->bottleneck) {
       bad = !conv_slot(net, &p, b, GC_SLOT_CONV2, &a->h1, NULL, a->h2.data, "layer%d.%d.conv2") ||
             !run(net, &p, net->op[b][GC_SLOT_CONV3], "layer%d.%d.conv3", &m->blocks[b]);
-      add_relu(a->out.data, shortcut, numel(&a->out));
+      add_relu(net, a->out.data, shortcut, numel(&a->out));
       gc_prof_mark(&p, "layer%d.%d.add+relu", m->blocks[b].stage, m->blocks[b].index);
     } else if (net->op[b][GC_SLOT_CONV2]) { /* channel counts Winograd cannot take */
       bad = !run(net, &p, net->op[b][GC_SLOT_CONV2], "layer%d.%d.conv2", &m->blocks[b]);
-      add_relu(a->out.data, shortcut, numel(&a->out));
+      add_relu(net, a->out.data, shortcut, numel(&a->out));
     } else { /* out = relu(conv2(h1) + shortcut) in one pass */
       conv_slot(net, &p, b, GC_SLOT_CONV2, &a->h1, shortcut, a->out.data, "layer%d.%d.conv2+add+relu");
     }

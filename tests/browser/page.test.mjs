@@ -320,6 +320,6 @@ test('privacy: every request was same-origin, a plain GET/HEAD, and carried no i
     assert.ok(!/data:|base64/i.test(u.pathname + u.search), `image data in ${r.url}`);
   }
   const paths = new Set(log.filter((r) => !r.url.startsWith('blob:')).map((r) => new URL(r.url).pathname));
-  const allowed = /^\/(|index\.html|embed\.html|[\w.-]+\.(js|css|wasm)|samples\/[\w.-]+|models\/\w+\/[\w.-]+)$/;
+  const allowed = /^\/(|index\.html|embed\.html|[\w.-]+\.(js|css|wasm)|samples\/[\w.-]+|models\/index\.json|models\/\w+\/[\w.-]+)$/;
   for (const p of paths) assert.match(p, allowed, `unexpected request path ${p}`);
 });

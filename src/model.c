@@ -58,14 +58,60 @@ static void md_arch_name(gc_model *m, int width1) {
            n[2], n[3]);
 }
 
-/* The layout of a torchvision ResNet as this file describes it: Bottleneck if layer1.0.conv3 exists, the
- * blocks of each stage counted from the names, the widths from the shapes. Block 0 of stages 2..4 halves
- * the resolution (BasicBlock: on conv1; Bottleneck: on conv2, torchvision v1.5), and a block has a 1x1
- * downsample on its shortcut exactly when its stride or its channel count changes. Fills s[0..*n) and m's
- * block table; -1 with err when this is no ResNet we can run. */
-static int md_layout(gc_model *m, const gc_st_file *f, md_conv_spec *s, int *n_specs, char *err, size_t errlen) {
-  char a[48], b[48], c[48];
+/* A ResNet's shape: block type, blocks per stage, each stage's middle width and output channels (equal
+ * in a BasicBlock). */
+typedef struct md_arch { int bottleneck, blocks[4], width[4], cout[4]; } md_arch;
+/* resnet18's (the fuzz targets build their expected names from it) */
+__attribute__((unused)) static const md_arch MD_RESNET18 = {0, {2, 2, 2, 2}, {64, 128, 256, 512}, {64, 128, 256, 512}};
+
+/* The convolutions of arch a, in state-dict order, into s; m's block table and feat. Block 0 of stages
+ * 2..4 halves the resolution (BasicBlock: on conv1; Bottleneck: on conv2, torchvision v1.5), and a block
+ * has a 1x1 downsample on its shortcut exactly when its stride or its channel count changes. Returns the
+ * number of convolutions (a->blocks must sum to at most GC_MAX_BLOCKS). */
+static int md_build(gc_model *m, const md_arch *a, md_conv_spec *s) {
+  char c1[48], c2[48];
   int n = 0, cin = 64;
+  m->bottleneck = a->bottleneck;
+  m->n_blocks = 0;
+  md_spec(&s[n++], "conv1", "bn1", 64, 3, 7, 2, 3, &m->conv1);
+  for (int l = 0; l < 4; l++) {
+    const int width = a->width[l], cout = a->bottleneck ? a->cout[l] : width;
+    m->stage_blocks[l] = a->blocks[l];
+    for (int k = 0; k < a->blocks[l]; k++) {
+      gc_block *blk = &m->blocks[m->n_blocks++];
+      const int stride = l > 0 && k == 0 ? 2 : 1;
+      blk->stage = l + 1, blk->index = k;
+      snprintf(blk->name, sizeof blk->name, "layer%d.%d", l + 1, k);
+      for (int j = 1; j <= 2 + a->bottleneck; j++) {
+        snprintf(c1, sizeof c1, "%s.conv%d", blk->name, j);
+        snprintf(c2, sizeof c2, "%s.bn%d", blk->name, j);
+        gc_conv *dst = j == 1 ? &blk->conv1 : j == 2 ? &blk->conv2 : &blk->conv3;
+        if (!a->bottleneck)
+          md_spec(&s[n++], c1, c2, width, j == 1 ? cin : width, 3, j == 1 ? stride : 1, 1, dst);
+        else if (j == 2)
+          md_spec(&s[n++], c1, c2, width, width, 3, stride, 1, dst);
+        else
+          md_spec(&s[n++], c1, c2, j == 1 ? width : cout, j == 1 ? cin : width, 1, 1, 0, dst);
+      }
+      if (stride != 1 || cin != cout) {
+        snprintf(c1, sizeof c1, "%s.downsample.0", blk->name);
+        snprintf(c2, sizeof c2, "%s.downsample.1", blk->name);
+        md_spec(&s[n++], c1, c2, cout, cin, 1, stride, 0, &blk->down);
+      }
+      cin = cout;
+    }
+  }
+  m->feat = cin;
+  md_arch_name(m, a->width[0]);
+  return n;
+}
+
+/* The layout of a torchvision ResNet as this file describes it: Bottleneck if layer1.0.conv3 exists, the
+ * blocks of each stage counted from the names, the widths from the shapes (then md_build). Fills
+ * s[0..*n) and m's block table; -1 with err when this is no ResNet we can run. */
+static int md_layout(gc_model *m, const gc_st_file *f, md_conv_spec *s, int *n_specs, char *err, size_t errlen) {
+  char a[48], b[48];
+  md_arch arch = {0};
   if (!gc_st_find(f, "conv1.weight") || !gc_st_find(f, "layer1.0.conv1.weight")) {
     /* a foreign name ("module.conv1.weight": DataParallel; another network) says more than what is missing */
     for (int i = 0; i < f->n; i++) {
@@ -76,58 +122,28 @@ static int md_layout(gc_model *m, const gc_st_file *f, md_conv_spec *s, int *n_s
     return gc_st_errorf(err, errlen, "%s: missing from the file (not a torchvision ResNet state dict?)",
                         gc_st_find(f, "conv1.weight") ? "layer1.0.conv1.weight" : "conv1.weight"), -1;
   }
-  m->bottleneck = gc_st_find(f, "layer1.0.conv3.weight") != NULL;
+  arch.bottleneck = gc_st_find(f, "layer1.0.conv3.weight") != NULL;
   const gc_st_tensor *g = gc_st_find(f, "layer1.0.conv2.weight");
-  if (m->bottleneck && g && g->ndim == 4 && g->shape[1] && g->shape[1] < g->shape[0] && g->shape[0] % g->shape[1] == 0)
+  if (arch.bottleneck && g && g->ndim == 4 && g->shape[1] && g->shape[1] < g->shape[0] && g->shape[0] % g->shape[1] == 0)
     return gc_st_errorf(err, errlen, "layer1.0.conv2.weight: a grouped convolution (%" PRIu64 " groups: ResNeXt?), not supported",
                         g->shape[0] / g->shape[1]), -1;
-  for (int l = 0; l < 4; l++) {
+  for (int l = 0, total = 0; l < 4; l++) {
     int k = 0;
     for (; k <= GC_MAX_BLOCKS; k++) {
       snprintf(a, sizeof a, "layer%d.%d.conv1.weight", l + 1, k);
       if (!gc_st_find(f, a)) break;
     }
     if (!k) return gc_st_errorf(err, errlen, "layer%d.0.conv1.weight: missing from the file", l + 1), -1;
-    m->stage_blocks[l] = k;
-    m->n_blocks += k;
-    if (m->n_blocks > GC_MAX_BLOCKS)
+    arch.blocks[l] = k;
+    if ((total += k) > GC_MAX_BLOCKS)
       return gc_st_errorf(err, errlen, "more than %d residual blocks (resnet152 has 50): not a torchvision ResNet",
                           GC_MAX_BLOCKS), -1;
-  }
-  md_spec(&s[n++], "conv1", "bn1", 64, 3, 7, 2, 3, &m->conv1);
-  int width1 = 0;
-  for (int l = 0, i = 0; l < 4; l++) {
     snprintf(a, sizeof a, "layer%d.0.conv1.weight", l + 1);
     snprintf(b, sizeof b, "layer%d.0.conv3.weight", l + 1);
-    const int width = md_width(f, a, 64 << l), cout = m->bottleneck ? md_width(f, b, 256 << l) : width;
-    if (!l) width1 = width;
-    for (int k = 0; k < m->stage_blocks[l]; k++, i++) {
-      gc_block *blk = &m->blocks[i];
-      const int stride = l > 0 && k == 0 ? 2 : 1;
-      blk->stage = l + 1, blk->index = k;
-      snprintf(blk->name, sizeof blk->name, "layer%d.%d", l + 1, k);
-      for (int j = 1; j <= 2 + m->bottleneck; j++) {
-        snprintf(a, sizeof a, "%s.conv%d", blk->name, j);
-        snprintf(b, sizeof b, "%s.bn%d", blk->name, j);
-        gc_conv *dst = j == 1 ? &blk->conv1 : j == 2 ? &blk->conv2 : &blk->conv3;
-        if (!m->bottleneck)
-          md_spec(&s[n++], a, b, width, j == 1 ? cin : width, 3, j == 1 ? stride : 1, 1, dst);
-        else if (j == 2)
-          md_spec(&s[n++], a, b, width, width, 3, stride, 1, dst);
-        else
-          md_spec(&s[n++], a, b, j == 1 ? width : cout, j == 1 ? cin : width, 1, 1, 0, dst);
-      }
-      if (stride != 1 || cin != cout) {
-        snprintf(a, sizeof a, "%s.downsample.0", blk->name);
-        snprintf(c, sizeof c, "%s.downsample.1", blk->name);
-        md_spec(&s[n++], a, c, cout, cin, 1, stride, 0, &blk->down);
-      }
-      cin = cout;
-    }
+    arch.width[l] = md_width(f, a, 64 << l);
+    arch.cout[l] = arch.bottleneck ? md_width(f, b, 256 << l) : arch.width[l];
   }
-  m->feat = cin;
-  md_arch_name(m, width1);
-  *n_specs = n;
+  *n_specs = md_build(m, &arch, s);
   return 0;
 }
 

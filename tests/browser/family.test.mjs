@@ -21,21 +21,14 @@ const LABELS = ['circle', 'square', 'triangle', 'star', 'cross', 'ring'];
 // metadata does not depend on models/convert's options).
 function makeModel(dir) {
   const py = `
-import sys, torch, torchvision
+import sys, torchvision
 sys.path.insert(0, ${JSON.stringify(path.join(h.ROOT, 'models'))})
 import safetensors
+from conftest import seeded_resnet
 from torchvision.models.resnet import ResNet, Bottleneck
-torch.manual_seed(5)
-m = ResNet(Bottleneck, [1, 2, 1, 1], num_classes=6)
-g = torch.Generator().manual_seed(6)
-with torch.no_grad():
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            n = mod.num_features
-            mod.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-            mod.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
-            mod.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
-            mod.bias.copy_(torch.randn(n, generator=g) * 0.1)
+# resnet50's block, fewer of them: seeded as every test model (conftest.py), under a name of its own
+torchvision.models.bottleneck_1211 = lambda num_classes: ResNet(Bottleneck, [1, 2, 1, 1], num_classes=num_classes)
+m = seeded_resnet("bottleneck_1211", num_classes=6, seed=5)
 t = {k: ("F32", list(v.shape), v.float().contiguous().numpy().tobytes()) for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked")}
 meta = {"format": "pt", "gradcam.mean": "0.5,0.5,0.5", "gradcam.std": "0.5,0.5,0.5", "gradcam.resize": "256",
         "gradcam.labels": ${JSON.stringify(LABELS.join('\n'))}}

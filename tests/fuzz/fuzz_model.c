@@ -41,12 +41,21 @@ static void load_checked(const uint8_t *data, size_t size) {
   /* Success: the architecture gc_net_create will build from it. */
   int ok = m.num_classes >= 1 && m.num_classes <= MD_MAX_CLASSES && m.fc_w && m.fc_b && m.conv1.oc == 64 &&
            m.conv1.ic == 3 && m.conv1.kh == 7 && m.conv1.w && m.conv1.bn_scale && (m.sigmoid_head & ~1) == 0;
-  for (int i = 0; i < 8; i++) {
+  /* every block chains onto the one before (BasicBlock or Bottleneck), with a downsample exactly where the
+   * stride or the channel count changes, and fc reads the last block's channels */
+  int cin = 64;
+  ok = ok && m.n_blocks >= 4 && m.n_blocks <= GC_MAX_BLOCKS && m.feat >= 1 && m.pre.std[0] > 0 && m.pre.std[1] > 0 &&
+       m.pre.std[2] > 0 && m.pre.resize >= 0;
+  for (int i = 0; ok && i < m.n_blocks; i++) {
     const gc_block *b = &m.blocks[i];
-    int c = 64 << i / 2;
-    ok = ok && b->conv1.oc == c && b->conv2.oc == c && b->conv2.ic == c && b->conv1.w && b->conv2.b &&
-         (b->down.oc == ((i & 1) == 0 && i ? c : 0)) && (!b->down.oc || b->down.w);
+    const gc_conv *last = m.bottleneck ? &b->conv3 : &b->conv2;
+    const int stride = m.bottleneck ? b->conv2.stride : b->conv1.stride;
+    ok = b->conv1.ic == cin && b->conv2.ic == b->conv1.oc && (!m.bottleneck || b->conv3.ic == b->conv2.oc) &&
+         b->conv1.w && b->conv2.b && last->w && (b->down.oc == (stride != 1 || cin != last->oc ? last->oc : 0)) &&
+         (!b->down.oc || (b->down.w && b->down.ic == cin));
+    cin = last->oc;
   }
+  ok = ok && cin == m.feat;
   if (!ok) {
     fprintf(stderr, "loaded model breaks the ResNet-18 invariants\n");
     __builtin_trap();
@@ -85,16 +94,18 @@ static const char *const NAME_EDITS[] = {".num_batches_tracked", "module.", "\\u
 
 /* A name the loader expects (or a near miss of one). */
 static void expected_name(char *out, size_t cap) {
-  static char names[MD_N_NAMES][48];
-  static int init;
-  if (!init) {
-    gc_model m;
-    md_conv_spec s[MD_N_CONVS];
-    md_layout(&m, s);
-    md_expected_names(s, names);
+  static char names[MD_MAX_CONVS * 5 + 2][48];
+  static int init, n;
+  if (!init) { /* resnet18's names, and resnet50's, whose extra ones (conv3, layer3.5) the mutator may add */
+    static gc_model m;
+    static md_conv_spec s[MD_MAX_CONVS];
+    static const md_arch r50 = {1, {3, 4, 6, 3}, {64, 128, 256, 512}, {256, 512, 1024, 2048}};
+    n = md_expected_names(s, md_build(&m, &MD_RESNET18, s), names);
+    const int k = md_build(&m, &r50, s);
+    n += md_expected_names(s, k, names + n);
     init = 1;
   }
-  snprintf(out, cap, "%s", names[rnd(MD_N_NAMES)]);
+  snprintf(out, cap, "%s", names[rnd((uint32_t)n)]);
 }
 
 static void fix_offsets(st_entry *e) { /* end = begin + bytes, when that does not overflow */

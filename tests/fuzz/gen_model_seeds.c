@@ -1,11 +1,12 @@
-/* gen_model_seeds.c: seed inputs for fuzz_model: complete ResNet-18 safetensors files in the fuzz
+/* gen_model_seeds.c: seed inputs for fuzz_model: complete ResNet-18 safetensors files (and one narrow
+ * Bottleneck network, resnet50's block: the other loader path) in the fuzz
  * input format (st_fuzz.h: tensors share a short, repeated data section), so that fuzzing starts
  * deep inside gc_model_load -- past the header, at the tensor table, shape checks, F16 conversion and
  * BatchNorm folding -- instead of at byte 0.
  *
  *   gen_model_seeds OUT_DIR          (scripts/fuzz builds and runs it)
  *
- * Names and shapes come from model.c's own md_layout/md_expected_names, so the seeds follow the
+ * Names and shapes come from model.c's own md_build/md_expected_names, so the seeds follow the
  * loader's checks by construction; each seed is then loaded (expanded) and must pass or fail as
  * intended, so a change in model.c that breaks the seeds is reported here and not silently fuzzed.
  */
@@ -19,16 +20,23 @@ typedef struct seed {
   int classes, nbt, stagger;           /* nbt: add num_batches_tracked (I64 scalars)           */
   const char *meta;                    /* raw __metadata__ object or NULL                       */
   int meta_first, empty_blob, expect_ok;
+  int bottleneck;                      /* 1: NARROW_BOTTLENECK instead of resnet18               */
 } seed;
 
+/* Bottleneck blocks 1-1-1-1, middle widths 8..64, outputs 32..256: every Bottleneck tensor kind, small. */
+static const md_arch NARROW_BOTTLENECK = {1, {1, 1, 1, 1}, {8, 16, 32, 64}, {32, 64, 128, 256}};
+
 static const seed SEEDS[] = {
-    {"f32.st", "F32", "F32", "F32", 1000, 0, 0, NULL, 0, 0, 1},
-    {"f16-nbt.st", "F16", "F16", "F16", 1000, 1, 0, "{\"format\":\"pt\"}", 0, 0, 1},
-    {"mixed-sigmoid.st", "F16", "F32", "F32", 5, 0, 1, "{\"gradcam.head\":\"sigmoid\"}", 1, 0, 1},
-    {"f32-stagger-1class.st", "F32", "F32", "F32", 1, 1, 1, NULL, 0, 0, 1},
-    {"f16-zeros.st", "F16", "F16", "F16", 10, 0, 0, "{\"gradcam.head\":\"softmax\"}", 0, 1, 1},
-    {"bf16.st", "BF16", "F32", "F32", 10, 0, 0, NULL, 0, 0, 0},
-    {"no-bn.st", "F32", NULL, "F32", 10, 0, 0, NULL, 0, 0, 0},
+    {"f32.st", "F32", "F32", "F32", 1000, 0, 0, NULL, 0, 0, 1, 0},
+    {"f16-nbt.st", "F16", "F16", "F16", 1000, 1, 0, "{\"format\":\"pt\"}", 0, 0, 1, 0},
+    {"mixed-sigmoid.st", "F16", "F32", "F32", 5, 0, 1, "{\"gradcam.head\":\"sigmoid\"}", 1, 0, 1, 0},
+    {"f32-stagger-1class.st", "F32", "F32", "F32", 1, 1, 1, NULL, 0, 0, 1, 0},
+    {"f16-zeros.st", "F16", "F16", "F16", 10, 0, 0, "{\"gradcam.head\":\"softmax\"}", 0, 1, 1, 0},
+    {"bf16.st", "BF16", "F32", "F32", 10, 0, 0, NULL, 0, 0, 0, 0},
+    {"no-bn.st", "F32", NULL, "F32", 10, 0, 0, NULL, 0, 0, 0, 0},
+    {"bottleneck-f16-meta.st", "F16", "F16", "F32", 6, 1, 1,
+     "{\"gradcam.mean\":\"0.5,0.5,0.5\",\"gradcam.std\":\"0.5,0.5,0.5\",\"gradcam.size\":\"160x128\",\"gradcam.resize\":\"256\",\"gradcam.labels\":\"a\\nb\\nc\\nd\\ne\\nf\"}",
+     0, 0, 1, 1},
 };
 
 /* Floats whose low 16 bits are 0: positive as F32 and as either F16 half, so every tensor view
@@ -56,16 +64,18 @@ int main(int argc, char **argv) {
   static st_doc d;
   static uint8_t out[1 << 16];
   gc_model m;
-  md_conv_spec s[MD_N_CONVS];
-  char names[MD_N_NAMES][48], nbt[64];
-  md_layout(&m, s);
-  md_expected_names(s, names);
+  static md_conv_spec s[MD_MAX_CONVS];
+  static char names[MD_MAX_CONVS * 5 + 2][48];
+  char nbt[64];
   int bad = 0, written = 0;
   for (size_t k = 0; k < sizeof SEEDS / sizeof SEEDS[0]; k++) {
     const seed *sd = &SEEDS[k];
+    memset(&m, 0, sizeof m);
+    const int nconv = md_build(&m, sd->bottleneck ? &NARROW_BOTTLENECK : &MD_RESNET18, s);
+    md_expected_names(s, nconv, names);
     memset(&d, 0, sizeof d);
     int idx = 0;
-    for (int i = 0; i < MD_N_CONVS; i++) {
+    for (int i = 0; i < nconv; i++) {
       const uint64_t w[4] = {(uint64_t)s[i].oc, (uint64_t)s[i].ic, (uint64_t)s[i].k, (uint64_t)s[i].k};
       const uint64_t c[1] = {(uint64_t)s[i].oc};
       add(&d, names[5 * i], sd->conv_dt, w, 4, sd->stagger ? 4u * (idx++ % 8) : 0);
@@ -76,7 +86,7 @@ int main(int argc, char **argv) {
         add(&d, nbt, "I64", NULL, 0, 8);
       }
     }
-    const uint64_t fw[2] = {(uint64_t)sd->classes, GC_FEAT}, fb[1] = {(uint64_t)sd->classes};
+    const uint64_t fw[2] = {(uint64_t)sd->classes, (uint64_t)m.feat}, fb[1] = {(uint64_t)sd->classes};
     add(&d, "fc.weight", sd->fc_dt, fw, 2, 0);
     add(&d, "fc.bias", sd->fc_dt, fb, 1, sd->stagger ? 12 : 0);
     if (sd->meta) d.has_meta = 1, d.meta_first = sd->meta_first, snprintf(d.meta, sizeof d.meta, "%s", sd->meta);

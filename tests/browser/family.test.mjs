@@ -133,3 +133,23 @@ test('the page: a Bottleneck model dropped in says what it is and lists its laye
   assert.ok(opts.includes('layer2.1') && !opts.includes('layer4.1'), opts.join(' '));
   assert.match(await page.textContent('#model-status'), /ready, resnet \(bottleneck 1-2-1-1\), 6 classes/);
 });
+
+test('<grad-cam-viewer mean std crop>: the overrides reach the engine (the CAM equals the CLI\'s with the same flags)', { timeout: 180000 }, async () => {
+  const ref = cliCam(plain, ['--mean', '0.5,0.5,0.5', '--std', '0.5,0.5,0.5', '--crop', '256']);
+  await page.goto(`${suite.srv.url}blank.html`);
+  const r = await page.evaluate(async () => {
+    await import('./grad-cam-viewer.js');
+    const v = document.createElement('grad-cam-viewer');
+    const done = new Promise((res, rej) => {
+      v.addEventListener('gradcam-done', (e) => res(e.detail));
+      v.addEventListener('error', (e) => rej(new Error(e.detail.message)));
+    });
+    Object.entries({ src: 'samples/both.png', model: 'models/family/bottleneck-plain.safetensors', layer: 'layer2.1', loading: 'eager',
+      mean: '0.5,0.5,0.5', std: '0.5,0.5,0.5', crop: '256' }).forEach(([k, val]) => v.setAttribute(k, val));
+    document.body.append(v);
+    const d = await done;
+    return { cls: d.explained.index, cam: Array.from(d.cam), layer: d.layer };
+  });
+  assert.equal(r.cls, ref.cls);
+  assert.ok(maxDiff(r.cam, ref.cam) <= 1e-5, `viewer CAM vs CLI: ${maxDiff(r.cam, ref.cam)}`);
+});

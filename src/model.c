@@ -134,6 +134,9 @@ static int md_layout(gc_model *m, const gc_st_file *f, md_conv_spec *s, int *n_s
       if (!gc_st_find(f, a)) break;
     }
     if (!k) return gc_st_errorf(err, errlen, "layer%d.0.conv1.weight: missing from the file", l + 1), -1;
+    snprintf(a, sizeof a, "layer%d.%d.conv1.weight", l + 1, k + 1);
+    if (k < GC_MAX_BLOCKS && gc_st_find(f, a)) /* a block taken out of the middle: name the gap */
+      return gc_st_errorf(err, errlen, "layer%d.%d: missing from the file (layer%d.%d follows it)", l + 1, k, l + 1, k + 1), -1;
     arch.blocks[l] = k;
     if ((total += k) > GC_MAX_BLOCKS)
       return gc_st_errorf(err, errlen, "more than %d residual blocks (resnet152 has 50): not a torchvision ResNet",

@@ -43,12 +43,18 @@ def engine_built():
     return ENGINE or "the CLI's pick"
 
 
-def seeded_resnet18(num_classes=1000, seed=0):
+def seeded_resnet(arch, num_classes=1000, seed=0, residual_gain=1.0):
+    """torchvision.models.<arch>(num_classes) from torch.manual_seed(seed), in eval mode, with every
+    BatchNorm's running statistics and affine drawn from a second seeded generator: with torchvision's
+    init (mean 0, var 1, gamma 1, beta 0) folding BN would be an identity and go untested.
+    residual_gain scales the affine of each residual branch's last BatchNorm (bn2 of a BasicBlock, bn3 of
+    a Bottleneck) after that draw: these statistics do not match the activations, so every block adds
+    more than it should to the residual stream, and over 23 or 36 blocks it explodes (see FAMILY_GAIN)."""
     import torch
     import torchvision
 
     torch.manual_seed(seed)
-    m = torchvision.models.resnet18(num_classes=num_classes)
+    m = getattr(torchvision.models, arch)(num_classes=num_classes)
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for mod in m.modules():
@@ -58,7 +64,17 @@ def seeded_resnet18(num_classes=1000, seed=0):
                 mod.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
                 mod.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
                 mod.bias.copy_(torch.randn(n, generator=g) * 0.1)
+        if residual_gain != 1.0:
+            for mod in m.modules():
+                if isinstance(mod, torchvision.models.resnet.Bottleneck):
+                    mod.bn3.weight.mul_(residual_gain), mod.bn3.bias.mul_(residual_gain)
+                elif isinstance(mod, torchvision.models.resnet.BasicBlock):
+                    mod.bn2.weight.mul_(residual_gain), mod.bn2.bias.mul_(residual_gain)
     return m.eval()
+
+
+def seeded_resnet18(num_classes=1000, seed=0):
+    return seeded_resnet("resnet18", num_classes, seed)
 
 
 def to_tensor(rgb):
@@ -86,6 +102,47 @@ def ref_model(tmp_path_factory, torch_mod):
     st = d / "resnet18-seeded.safetensors"
     subprocess.run([sys.executable, os.path.join(ROOT, "models", "convert"), str(pth), str(st)], check=True)
     return m, st, pth
+
+
+# The family's big members are written as F16 (half the file, and models/convert copies F16 storages as
+# they are, where F32 -> F16 would go through Python's struct one value at a time).
+FAMILY_F16 = {"resnet152", "wide_resnet50_2", "wide_resnet101_2"}
+# residual_gain for the deepest members. With seeded_resnet18's recipe unchanged (gain 1) the largest
+# |logit| on both.png is 170 (resnet34), 128 (resnet50), 160 (wide_resnet50_2), but 2.4e5 (resnet101) and
+# 6e8 (resnet152): no float32 engine can hold 1e-3 there. Damped: 33 (resnet101 at 0.5), 64 (resnet152 at
+# 0.4), 7.6 (wide_resnet101_2 at 0.4), the same order as the others. (Measured with PyTorch 1.13.)
+FAMILY_GAIN = {"resnet101": 0.5, "resnet152": 0.4, "wide_resnet101_2": 0.4}
+
+
+@pytest.fixture(scope="session")
+def family_model(tmp_path_factory, torch_mod):
+    """family_model(arch) -> (torch model, safetensors path, f16): seeded_resnet(arch) (with its FAMILY_GAIN)
+    saved with torch.save and converted by models/convert, made once per session. For the FAMILY_F16 archs
+    the file holds F16 weights and the returned torch model has its weights rounded to F16 the same way (as
+    test_f16_weights_match_torch_f16_rounded does), so comparisons need no extra tolerance."""
+    cache = {}
+
+    def make(arch):
+        if arch not in cache:
+            d = tmp_path_factory.mktemp(arch)
+            m = seeded_resnet(arch, residual_gain=FAMILY_GAIN.get(arch, 1.0))
+            f16 = arch in FAMILY_F16
+            sd = m.state_dict()
+            if f16:
+                with torch_mod.no_grad():
+                    for t in sd.values():
+                        if t.dtype == torch_mod.float32:
+                            t.copy_(t.half().float())  # in place: the model now holds the rounded weights
+                sd = {k: (v.half() if v.dtype == torch_mod.float32 else v) for k, v in sd.items()}
+            pth, st = d / f"{arch}-seeded.pth", d / f"{arch}-seeded.safetensors"
+            torch_mod.save(sd, pth)
+            subprocess.run([sys.executable, os.path.join(ROOT, "models", "convert"), str(pth), str(st),
+                            *(["--f16"] if f16 else [])], check=True)
+            os.remove(pth)  # up to 240 MB each; only the safetensors file is used
+            cache[arch] = (m, st, f16)
+        return cache[arch]
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// bench/browser.mjs MODELS_DIR OUT.json [--runs N] [--threads N]: in headless Debian Chromium, our engine
-// (single-threaded and threaded builds) against ONNX Runtime Web (wasm SIMD backend, numThreads 1 and N),
-// forward only, the same model (seeded ResNet-18: ours from safetensors, ORT from torch.onnx.export) and the
+// bench/browser.mjs MODELS_DIR OUT.json [--runs N] [--threads N] [--arch A] [--engine simd|relaxed]: in headless
+// Debian Chromium, our engine (single-threaded and threaded builds; --engine: the SIMD ones, the default, or the
+// relaxed-SIMD ones, default $GC_ENGINE) against ONNX Runtime Web (wasm SIMD backend, numThreads 1 and N),
+// forward only, the same model (the seeded ResNet bench/models.py made in MODELS_DIR, --arch names it: ours from
+// safetensors, ORT from torch.onnx.export) and the
 // same 224x224 input, in one cross-origin-isolated page, each engine in its own worker, runs alternating
 // (bench/page/bench.js). Then each of our builds alone, cold: a fresh profile, navigation → first heatmap.
 // Figures only. The browser is /usr/bin/chromium (CHROMIUM=...) through playwright-core; nothing downloads.
@@ -21,6 +23,10 @@ const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
 const [models, outFile] = args;
 const runs = Number(opt('--runs', 12));
 const N = Number(opt('--threads', 2));
+const arch = opt('--arch', 'resnet18');
+const engine = opt('--engine', process.env.GC_ENGINE || 'simd');
+if (engine !== 'simd' && engine !== 'relaxed') throw new Error(`browser: --engine ${engine}: simd or relaxed`);
+const sfx = engine === 'relaxed' ? '-relaxed' : '';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const log = (s) => process.stderr.write(`browser: ${s}\n`);
 
@@ -28,7 +34,7 @@ const log = (s) => process.stderr.write(`browser: ${s}\n`);
 const site = fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-bench-site-'));
 const copy = (from, to = path.basename(from)) => { fs.mkdirSync(path.dirname(path.join(site, to)), { recursive: true }); fs.copyFileSync(from, path.join(site, to)); };
 for (const f of fs.readdirSync(path.join(HERE, 'page'))) copy(path.join(HERE, 'page', f));
-for (const f of ['gradcam-engine.js', 'gradcam-engine.wasm', 'gradcam-engine-mt.js', 'gradcam-engine-mt.wasm', 'gradcam-engine-mt.worker.js']) {
+for (const f of ['.js', '.wasm', '-mt.js', '-mt.wasm', '-mt.worker.js'].map((e) => `gradcam-engine${sfx}${e}`)) {
   if (fs.existsSync(path.join(BUILD, 'web', f))) copy(path.join(BUILD, 'web', f));
 }
 const ortDist = path.join(HERE, 'node_modules', 'onnxruntime-web', 'dist');
@@ -62,18 +68,18 @@ async function browser() {
   return { context, close: async () => { await context.close().catch(() => {}); fs.rmSync(profile, { recursive: true, force: true }); } };
 }
 
-const out = { runs, threads: N, ort_version: ortVersion, chromium: '', rounds: [], errors: [] };
+const out = { runs, threads: N, arch, engine, model_bytes: fs.statSync(path.join(models, 'seeded.safetensors')).size, ort_version: ortVersion, chromium: '', rounds: [], errors: [] };
 try {
   // ---- side by side, forward --------------------------------------------------------------------------
   const b = await browser();
   out.chromium = b.context.browser() ? b.context.browser().version() : '';
   const page = await b.context.newPage();
   page.on('console', (m) => { if (m.type() === 'error') out.errors.push(m.text()); });
-  await page.goto(`${base}index.html?threads=${N}`);
+  await page.goto(`${base}index.html?threads=${N}&engine=${engine}`);
   out.cross_origin_isolated = await page.evaluate(() => window.bench.crossOriginIsolated);
-  log(`page up (crossOriginIsolated: ${out.cross_origin_isolated}); loading 4 engines`);
+  log(`page up (crossOriginIsolated: ${out.cross_origin_isolated}); loading 4 engines (${arch}, our ${engine} engine)`);
   const want = ['ours-1', `ort-1`, `ours-${N}`, `ort-${N}`];
-  if (!fs.existsSync(path.join(site, 'gradcam-engine-mt.js'))) { want.splice(want.indexOf(`ours-${N}`), 1); out.errors.push('no threaded build of our engine'); }
+  if (!fs.existsSync(path.join(site, `gradcam-engine${sfx}-mt.js`))) { want.splice(want.indexOf(`ours-${N}`), 1); out.errors.push('no threaded build of our engine'); }
   out.setup = await page.evaluate((w) => window.bench.setup(w), want);
   for (let r = 0; r < runs + 2; r++) {
     const round = await page.evaluate((r) => window.bench.round(r), r);
@@ -104,7 +110,7 @@ try {
   for (const name of want.filter((n) => n.startsWith('ours'))) {
     const c = await browser();
     const p = await c.context.newPage();
-    await p.goto(`${base}index.html?threads=${N}&cold=${name}`);
+    await p.goto(`${base}index.html?threads=${N}&engine=${engine}&cold=${name}`);
     out.cold[name] = await p.evaluate(() => window.coldResult);
     await c.close();
   }

@@ -108,10 +108,11 @@ class Bench {
   }
   explain(target) { // after a forward
     const { M, j } = this;
-    const t0 = performance.now();
+    const c0 = process.cpuUsage(), t0 = performance.now();
     this.check(M._gc_js_explain(j, -1, target === 'input' ? this.I : this.L, 0.5, target === 'input' ? 0 : this.ov, 0, 0));
+    const wall = performance.now() - t0, c = process.cpuUsage(c0);
     const T = M.HEAPF64.subarray(this.tm, this.tm + 4);
-    return { wall: performance.now() - t0, backward: T[1], cam: T[2], render: T[3] };
+    return { wall, cpu: (c.user + c.system) / 1000, backward: T[1], cam: T[2], render: T[3] };
   }
   // A full explanation with any method (classify + the stepwise job in one step + the overlay), as the
   // CLI and the page run it. flags: 1 eigen_smooth, 2 aug_smooth, 4 metrics.
@@ -136,6 +137,9 @@ class Bench {
       forward: f1.wall, forward_cpu: f1.cpu, forward_engine: f1.engine,
       gradcam: f1.wall + e.wall, gradcam_backward: e.backward, gradcam_cam_render: e.cam + e.render,
       pixels: f2.wall + p.wall, pixels_backward: p.backward,
+      // CPU time of the process (ms, every thread): at one thread the work itself, which other load on the
+      // machine stretches far less than wall time (bench/torch_vs_engine.py measures PyTorch's the same way)
+      gradcam_cpu: f1.cpu + e.cpu, pixels_cpu: f2.cpu + p.cpu,
     };
   }
   memory() {

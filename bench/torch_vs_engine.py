@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""bench/torch_vs_engine.py MODELS_DIR OUT.json [--runs N] [--threads 1,2]: PyTorch CPU against our engine.
+"""bench/torch_vs_engine.py MODELS_DIR OUT.json [--runs N] [--threads 1,2] [--arch A]: PyTorch CPU against our
+engine, on the seeded ResNet (--arch, default resnet18) bench/models.py made in MODELS_DIR.
 
 For each thread count T: PyTorch with torch.set_num_threads(T), and our engine in a Node process
 (bench/engine-server.js: the single-threaded build for T = 1, the threaded one with T threads otherwise),
@@ -58,6 +59,15 @@ class TorchGradCAM:
         return scale_cam_image(cam), cls
 
 
+def blas_in_use():
+    """The BLAS library this process mapped. Debian's libblas3 (the default alternative) is netlib's reference
+    BLAS, which PyTorch's GEMM paths (1x1 convolutions, the weight gradients) fall back to: ~4x slower than
+    OpenBLAS on ResNet-50 here. LD_LIBRARY_PATH=<libopenblas0-openmp's openblas-openmp dir> swaps it."""
+    with open("/proc/self/maps") as f:
+        libs = {line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1]}
+    return ", ".join(sorted(os.path.realpath(x) for x in libs)) or "none mapped"
+
+
 def main():
     import argparse
 
@@ -66,14 +76,17 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--runs", type=int, default=12)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--arch", default="resnet18")
     a = ap.parse_args()
 
     import cv2
     import torch
-    from conftest import seeded_resnet18, to_tensor
+    import torchvision
+    from conftest import to_tensor
 
     torch.set_num_interop_threads(1)
-    model = seeded_resnet18()
+    # the architecture from torchvision, the weights from the file both sides load (bench/models.py)
+    model = getattr(torchvision.models, a.arch)(num_classes=1000)
     model.load_state_dict(torch.load(os.path.join(a.models, "seeded.pth")))
     model.eval()
     image = os.path.join(a.models, "input224.png")
@@ -81,23 +94,25 @@ def main():
     cammer = TorchGradCAM(torch, model, model.layer4)
 
     def torch_round():
-        t0 = time.perf_counter()
+        # process_time: CPU time of every thread of this process, as the engine side's process.cpuUsage()
+        t0, c0 = time.perf_counter(), time.process_time()
         with torch.no_grad():
             model(to_tensor(rgb))
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         cam, _ = cammer(to_tensor(rgb))
         show_cam_on_image(np.float32(rgb) / 255, cam, 0.5)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         x = to_tensor(rgb).requires_grad_(True)
         z = model(x)
         model.zero_grad()
         z[0, int(z[0].argmax())].backward()
         _ = x.grad.numpy()
-        t3 = time.perf_counter()
-        return {"forward": (t1 - t0) * 1e3, "gradcam": (t2 - t1) * 1e3, "pixels": (t3 - t2) * 1e3}
+        t3, c3 = time.perf_counter(), time.process_time()
+        return {"forward": (t1 - t0) * 1e3, "gradcam": (t2 - t1) * 1e3, "pixels": (t3 - t2) * 1e3,
+                "forward_cpu": (c1 - c0) * 1e3, "gradcam_cpu": (c2 - c1) * 1e3, "pixels_cpu": (c3 - c2) * 1e3}
 
     out = {"torch": {}, "engine": {}, "engine_split": {}, "memory": {}, "runs": a.runs,
-           "torch_version": torch.__version__}
+           "torch_version": torch.__version__, "arch": a.arch, "blas": blas_in_use()}
     node = os.environ.get("NODE", "node")
     threads = [int(t) for t in a.threads.split(",")]
     engines = {}
@@ -118,7 +133,8 @@ def main():
             raise RuntimeError(f"engine: {r['error']}")
         return r
 
-    tr = {T: {"forward": [], "gradcam": [], "pixels": []} for T in threads}
+    tr = {T: {k: [] for k in ("forward", "gradcam", "pixels", "forward_cpu", "gradcam_cpu", "pixels_cpu")}
+          for T in threads}
     er = {T: {} for T in threads}
     # One round runs every thread count, PyTorch then ours, so that every figure, and the speed-up from
     # 1 to N threads too, pairs runs from the same minute (this machine's speed drifts by up to 1.7x).

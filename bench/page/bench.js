@@ -8,6 +8,7 @@
 // turns inside a round, in an order that rotates from round to round), then window.bench.memory().
 const q = new URLSearchParams(location.search);
 const N = Number(q.get('threads') || 2);
+const ENGINE = q.get('engine') || 'simd'; // our engine: simd or relaxed (gradcam-engine-relaxed*.js)
 
 function spawn(url, type) {
   const w = new Worker(url, type ? { type } : undefined);
@@ -27,7 +28,7 @@ window.bench = {
       const [kind, t] = name.split('-');
       const call = kind === 'ours' ? spawn(`ours-worker.js`) : spawn(`ort-worker.mjs`, 'module');
       const t0 = performance.now();
-      info[name] = await call('init', { threads: Number(t) });
+      info[name] = await call('init', { threads: Number(t), engine: ENGINE });
       info[name].init_ms = performance.now() - t0;
       engines[name] = call;
     }
@@ -56,7 +57,7 @@ window.bench = {
   async cold(name) {
     const [, t] = name.split('-');
     const call = spawn('ours-worker.js');
-    await call('init', { threads: Number(t) });
+    await call('init', { threads: Number(t), engine: ENGINE });
     const r = await call('explain', { layer: 'layer4', classify: true });
     return { first_heatmap_ms: performance.now(), ...r };
   },

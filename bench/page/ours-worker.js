@@ -1,13 +1,14 @@
 // ours-worker.js: one instance of our engine in a classic worker, as the page's own worker runs it.
 // threads 1: gradcam-engine.js (single-threaded build); N > 1: gradcam-engine-mt.js (threaded build, N
-// threads: Module.gcThreads sizes the pthread pool, the context takes them all).
+// threads: Module.gcThreads sizes the pthread pool, the context takes them all); engine 'relaxed': the
+// relaxed-SIMD builds of the same (gradcam-engine-relaxed[-mt].js).
 'use strict';
 let M, ctx, px, ov, layerPtr = 0, tm;
 const W = 224, H = 224;
 
-async function init({ threads }) {
+async function init({ threads, engine = 'simd' }) {
   const mt = threads > 1;
-  const js = mt ? 'gradcam-engine-mt.js' : 'gradcam-engine.js';
+  const js = `gradcam-engine${engine === 'relaxed' ? '-relaxed' : ''}${mt ? '-mt' : ''}.js`;
   importScripts(js);
   const base = self.location.href;
   M = await createGradcam({
@@ -28,7 +29,8 @@ async function init({ threads }) {
   M.HEAPU8.set(rgba, px);
   ov = M._malloc(W * H * 4);
   tm = M._gc_js_timings(ctx) >> 3;
-  return { engine: js, threads, crossOriginIsolated: self.crossOriginIsolated, heap: M.HEAPU8.length };
+  return { engine: js, threads, crossOriginIsolated: self.crossOriginIsolated, heap: M.HEAPU8.length,
+    classes: M._gc_js_num_classes ? M._gc_js_num_classes(ctx) : null };
 }
 
 function check(rc) { if (rc < 0) throw new Error(M.UTF8ToString(M._gc_js_error(ctx))); }

@@ -124,7 +124,7 @@ static int parse_compare(const char *v, opts *o) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-  *o = (opts){.top = 5, .w = 224, .h = 224, .alpha = 0.5, .multilabel = -1, .road_noise = 0.01};
+  *o = (opts){.top = 5, .alpha = 0.5, .multilabel = -1, .road_noise = 0.01}; /* w, h 0: the model's size */
   if (!(o->images = calloc((size_t)argc, sizeof *o->images))) return fail(2, "out of memory");
   int i = 1;
   if (i + 1 < argc && !strcmp(argv[i], "--home")) { o->home = argv[i + 1]; i += 2; }

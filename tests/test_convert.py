@@ -216,3 +216,143 @@ def test_safetensors_rejects(tmp_path):
     (tmp_path / "dup").write_bytes(len(hdr).to_bytes(8, "little") + hdr + bytes(4))
     with pytest.raises(ValueError, match="duplicate"):
         safetensors.load(tmp_path / "dup")
+
+
+# ---- preprocessing metadata (--mean, --std, --size, --crop, --labels, --multilabel) ----
+
+@pytest.fixture(scope="module")
+def small_pth(tmp_path_factory):
+    """An 8-class resnet18 checkpoint (fc.weight [8, 512]) for the option tests."""
+    p = tmp_path_factory.mktemp("opts") / "r18-8.pth"
+    torch.save(seeded_resnet18(8).state_dict(), p)
+    return p
+
+
+def write_labels(path, text):
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+@pytest.mark.parametrize("flags,meta", [
+    (("--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5"), {"gradcam.mean": "0.5,0.5,0.5", "gradcam.std": "0.5,0.5,0.5"}),
+    (("--mean=-0.25, 0 ,1e-1", "--std", ".25,2,3.5E0"),
+     {"gradcam.mean": "-0.25,0.0,0.1", "gradcam.std": "0.25,2.0,3.5"}),
+    (("--size", "160x128"), {"gradcam.size": "160x128"}),
+    (("--size", "96"), {"gradcam.size": "96x96"}),
+    (("--size", "32x4096", "--crop", "4096"), {"gradcam.size": "32x4096", "gradcam.resize": "4096"}),
+    (("--crop", "8192"), {"gradcam.resize": "8192"}),
+    (("--crop", "256"), {"gradcam.resize": "256"}),
+    (("--crop", "224"), {"gradcam.resize": "224"}),
+    (("--size", "160x128", "--crop", "160"), {"gradcam.size": "160x128", "gradcam.resize": "160"}),
+    (("--crop", "0"), {}),  # 0 is the plain resize, the engine's default: nothing to write
+    (("--multilabel",), {"gradcam.head": "sigmoid"}),
+    (("--f16", "--mean", "0,0,0", "--std", "1,1,1", "--crop", "256", "--multilabel"),
+     {"gradcam.mean": "0.0,0.0,0.0", "gradcam.std": "1.0,1.0,1.0", "gradcam.resize": "256", "gradcam.head": "sigmoid"}),
+])
+def test_options_write_metadata(small_pth, tmp_path, flags, meta):
+    dst = tmp_path / "out.safetensors"
+    r = run_convert(small_pth, dst, *flags)
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    tensors, metadata = safetensors.load(dst)
+    assert metadata == {"format": "pt", **meta}
+    # the weights are written as without the options
+    plain = tmp_path / "plain.safetensors"
+    assert run_convert(small_pth, plain, *(("--f16",) if "--f16" in flags else ())).returncode == 0
+    assert tensors == safetensors.load(plain)[0]
+
+
+@pytest.mark.parametrize("text,names", [
+    ("".join(f"class {i}\n" for i in range(8)), [f"class {i}" for i in range(8)]),
+    ("".join(f"c{i}\r\n" for i in range(7)) + "c7", [f"c{i}" for i in range(8)]),  # CR LF, no final newline
+    ("\ufeffchat\nchien\nvögel\n猫\nnaïve one\nsix\nseven\n eight, with spaces \n",  # BOM dropped
+     ["chat", "chien", "vögel", "猫", "naïve one", "six", "seven", " eight, with spaces "]),
+])
+def test_labels_metadata(small_pth, tmp_path, text, names):
+    labels = write_labels(tmp_path / "labels.txt", text)
+    dst = tmp_path / "out.safetensors"
+    r = run_convert(small_pth, dst, "--labels", labels)
+    assert r.returncode == 0, r.stderr
+    meta = safetensors.load(dst)[1]
+    assert meta["gradcam.labels"].split("\n") == names and set(meta) == {"format", "gradcam.labels"}
+
+
+def test_labels_without_fc_not_counted(tmp_path):
+    """A state dict with no fc.weight has no class count to check the names against: written as they are."""
+    torch.save({"w": torch.ones(3)}, tmp_path / "nofc.pth")
+    labels = write_labels(tmp_path / "labels.txt", "a\nb\n")
+    r = run_convert(tmp_path / "nofc.pth", tmp_path / "out.safetensors", "--labels", labels)
+    assert r.returncode == 0, r.stderr
+    assert safetensors.load(tmp_path / "out.safetensors")[1]["gradcam.labels"] == "a\nb"
+
+
+def expect_option_rejected(src, tmp_path, flags, *words):
+    """convert with flags exits 2 with one stderr line holding all words, and writes nothing."""
+    out = tmp_path / "out.safetensors"
+    r = run_convert(src, out, *flags)
+    assert r.returncode == 2, (flags, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("convert: "), lines[0]
+    for w in words:
+        assert w in lines[0], lines[0]
+    assert not out.exists()
+    return lines[0]
+
+
+@pytest.mark.parametrize("flags,words", [
+    (("--mean", "0.5,0.5"), ("--mean", "3 comma-separated")),
+    (("--mean", "0.5,0.5,0.5,0.5"), ("--mean", "3 comma-separated")),
+    (("--mean", "0.5,nan,0.5"), ("--mean", "nan")),
+    (("--mean", "inf,0,0"), ("--mean", "inf")),
+    (("--mean", "0,1e39,0"), ("--mean", "1e39", "finite")),  # beyond float32
+    (("--mean", "0,x,0"), ("--mean", "'x'", "not a number")),
+    (("--mean", "0,,0"), ("--mean", "not a number")),
+    (("--mean", "1_0,0,0"), ("--mean", "1_0")),  # Python's float() takes it, the engine would not
+    (("--std", "0.5,0,0.5"), ("--std", "> 0")),
+    (("--std=-0.5,0.5,0.5",), ("--std", "> 0")),
+    (("--std", "0.5,0.5,inf"), ("--std", "inf")),
+    (("--std", "0.5,0.5"), ("--std", "3 comma-separated")),
+    (("--size", "31x224"), ("--size", "32..4096")),
+    (("--size", "224x4097"), ("--size", "32..4096")),
+    (("--size", "0"), ("--size", "32..4096")),
+    (("--size", "224x"), ("--size", "WxH")),
+    (("--size", "-224"), ("--size", "WxH")),
+    (("--size", "2e2"), ("--size", "WxH")),
+    (("--crop", "223"), ("--crop 223", "224")),  # below the default 224x224 input: CenterCrop would pad
+    (("--size", "160x128", "--crop", "159"), ("--crop 159", "160")),
+    (("--size", "128x160", "--crop", "128"), ("--crop 128", "160")),
+    (("--crop", "8193"), ("--crop 8193", "8192")),
+    (("--crop", "-256"), ("--crop", "whole number")),
+    (("--crop", "256.5"), ("--crop", "whole number")),
+    (("--crop", "big"), ("--crop", "whole number")),
+])
+def test_bad_option_values(small_pth, tmp_path, flags, words):
+    expect_option_rejected(small_pth, tmp_path, flags, *words)
+
+
+@pytest.mark.parametrize("content,words", [
+    ("a\nb\nc\n", ("--labels", "3 names", "8 classes")),                               # too few
+    ("".join(f"c{i}\n" for i in range(9)), ("--labels", "9 names", "8 classes")),      # too many
+    ("".join(f"c{i}\n" for i in range(8)) + "\n", ("--labels", "line 9", "empty")),    # a blank line at the end
+    ("a\nb\n\nc\nd\ne\nf\ng\n", ("--labels", "line 3", "empty")),
+    ("a\nb\n   \nc\nd\ne\nf\ng\n", ("--labels", "line 3", "empty")),
+    ("", ("--labels", "empty")),
+    ("\n", ("--labels", "empty")),
+    (b"a\nb\nc\nd\ne\nf\ng\n\xff\xfeh\n", ("--labels", "not UTF-8")),
+    ("a\nb\nc\nd\ne\nf\ng\nh\0i\n", ("--labels", "NUL")),
+])
+def test_bad_labels(small_pth, tmp_path, content, words):
+    labels = write_labels(tmp_path / "labels.txt", content)
+    expect_option_rejected(small_pth, tmp_path, ("--labels", labels), *words)
+
+
+def test_labels_missing_file(small_pth, tmp_path):
+    expect_option_rejected(small_pth, tmp_path, ("--labels", tmp_path / "nope.txt"), "--labels", "cannot read")
+
+
+def test_option_errors_before_reading_the_checkpoint(tmp_path):
+    """A bad option is reported as such, even with an unusable checkpoint (options are checked first)."""
+    (tmp_path / "notes.pth").write_text("hello\n")
+    expect_option_rejected(tmp_path / "notes.pth", tmp_path, ("--std", "0,1,1"), "--std", "> 0")
+    line = expect_option_rejected(tmp_path / "notes.pth", tmp_path, ("--std", "1,1,1"), "not a torch checkpoint")
+    assert "--std" not in line

@@ -389,6 +389,16 @@ def test_fetch_converts_after_the_hash_check(ref_model, tmp_path, monkeypatch, c
     assert dtypes("resnet50", "--weights", "V1") == {"F16"}
     assert dtypes("resnet50", "--weights", "V1", "--f32") == {"F32"}
     assert dtypes("resnet18") == {"F32"}
+
+    def resize(*argv):  # the preprocessing written: torchvision's eval transform for the weights
+        out = tmp_path / "out.safetensors"
+        monkeypatch.setattr(sys, "argv", ["fetch-imagenet", *argv, "--from", str(pth), "--out", str(out)])
+        mod.main()
+        return safetensors.load(str(out))[1].get("gradcam.resize")
+
+    assert resize("resnet50", "--weights", "V1") == "256"
+    assert resize("resnet50", "--weights", "V1", "--crop", "0") is None
+    assert resize("resnet18") is None  # the plain Resize((224, 224)) it always had
     monkeypatch.setattr(sys, "argv", ["fetch-imagenet", "resnet50", "--from", str(pth)])
     with pytest.raises(SystemExit) as e:
         mod.main()  # V2 asked for, the file is the (patched) V1

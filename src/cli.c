@@ -223,7 +223,8 @@ static int parse(int argc, char **argv, opts *o) {
       if (*e || !(r == 0 || (r >= 32 && r <= 8192))) return fail(2, "--crop wants a size in 32..8192 (0: a plain resize), got '%s'", v);
       o->crop = r ? (int)r : -1;
     } else if (!strcmp(a, "--size")) {
-      if (sscanf(v, "%dx%d", &o->w, &o->h) != 2 || o->w < 32 || o->h < 32 || o->w > 4096 || o->h > 4096)
+      char junk;
+      if (sscanf(v, "%dx%d%c", &o->w, &o->h, &junk) != 2 || o->w < 32 || o->h < 32 || o->w > 4096 || o->h > 4096)
         return fail(2, "--size wants WxH with each side in 32..4096, got '%s'", v);
     } else return fail(2, "unknown option '%s'\n%s", a, usage);
     if (dst) *dst = v;

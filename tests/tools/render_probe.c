@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
     in.rgb = read_in((long)n, NULL);
     float *t = malloc(n * sizeof *t);
     if (!t) die("out of memory");
-    gc_image_to_tensor(&in, t);
+    gc_image_to_tensor(&in, NULL, NULL, t);
     write_out(t, n * sizeof *t);
     free(t);
     gc_image_free(&in);

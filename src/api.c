@@ -65,7 +65,7 @@ gc_ctx *gc_create(const gc_desc *d, char *err, size_t errlen) {
   p.threads = g->pool ? (int)pthreadpool_get_threads_count(g->pool) : 1;
 #endif
   gc_prof_mark(&p, "threads", 0, 0);
-  const gc_parallel par = {gc_pool_run, g->pool, p.threads};
+  const gc_parallel par = gc_pool_parallel(g->pool);
   const int bad = gc_model_load_par(&g->model, d->weights, d->weights_size, &par, err, errlen);
   gc_prof_mark(&p, "weights", 0, 0); /* parse, check, F16 → F32, fold BatchNorm, OHWI */
   if (d->free_weights) free((void *)d->weights);
@@ -122,6 +122,17 @@ void gc_view_rect(const gc_ctx *g, int w, int h, int rect[4]) {
   const int x0 = (int)lround((double)left * w / rw), x1 = (int)lround((double)(left + g->in_w) * w / rw);
   const int y0 = (int)lround((double)top * h / rh), y1 = (int)lround((double)(top + g->in_h) * h / rh);
   rect[0] = x0, rect[1] = y0, rect[2] = x1 - x0 > 0 ? x1 - x0 : 1, rect[3] = y1 - y0 > 0 ? y1 - y0 : 1;
+}
+
+int gc_view_image(const gc_ctx *g, gc_image *img, char *err, size_t errlen) {
+  int r[4];
+  gc_view_rect(g, img->w, img->h, r);
+  if (r[2] == img->w && r[3] == img->h) return 0;
+  gc_image view;
+  if (gc_image_crop(img, r[0], r[1], r[2], r[3], &view, err, errlen)) return -1;
+  gc_image_free(img);
+  *img = view;
+  return 0;
 }
 
 const char *gc_layer_names(const gc_ctx *g, char *buf, size_t n) {
@@ -302,15 +313,9 @@ EMSCRIPTEN_KEEPALIVE int gc_js_classify(gc_js *j, const uint8_t *rgba, int w, in
   j->have_e = 0;
   gc_image_free(&j->img);
   if (gc_image_from_rgba(rgba, w, h, &j->img, j->err, sizeof j->err)) return -1;
-  int rc = gc_classify(j->g, &j->img, j->err, sizeof j->err), r[4];
+  int rc = gc_classify(j->g, &j->img, j->err, sizeof j->err);
   if (!rc) j->ntop = gc_topk(j->g, 5, j->top);
-  gc_view_rect(j->g, w, h, r);
-  if (!rc && (r[2] != w || r[3] != h)) { /* a centre crop: the explains are drawn over the part it saw */
-    gc_image view;
-    rc = gc_image_crop(&j->img, r[0], r[1], r[2], r[3], &view, j->err, sizeof j->err);
-    gc_image_free(&j->img);
-    j->img = view;
-  }
+  if (!rc) rc = gc_view_image(j->g, &j->img, j->err, sizeof j->err); /* the explains are drawn over what it saw */
   j->timings[0] = rc ? 0 : j->g->forward_ms;
   return rc;
 }

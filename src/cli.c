@@ -208,15 +208,8 @@ static int parse(int argc, char **argv, opts *o) {
       if (*e || !(o->alpha >= 0 && o->alpha <= 1)) return fail(2, "--alpha wants a number in [0, 1], got '%s'", v);
     } else if (!strcmp(a, "--mean") || !strcmp(a, "--std")) {
       const int is_std = a[2] == 's';
-      float *t = is_std ? o->std : o->mean;
-      char *e = (char *)v;
-      for (int k = 0; k < 3; k++) {
-        const char *b = e;
-        t[k] = strtof(b, &e);
-        if (e == b || !isfinite(t[k]) || (is_std && !(t[k] > 0)) || *e != (k < 2 ? ',' : 0))
-          return fail(2, "%s wants three %s numbers separated by commas, got '%s'", a, is_std ? "positive" : "finite", v);
-        e++;
-      }
+      if (gc_parse_triple(v, is_std, is_std ? o->std : o->mean))
+        return fail(2, "%s wants three %s numbers separated by commas, got '%s'", a, is_std ? "positive" : "finite", v);
       if (is_std) o->has_std = 1; else o->has_mean = 1;
     } else if (!strcmp(a, "--crop")) {
       char *e; long r = strtol(v, &e, 10);

@@ -174,14 +174,8 @@ int explain_one(gc_ctx *g, const opts *o, const labels *L, int cls, int i) {
     goto done;
   }
   if (o->progress) fputc('\n', stderr);
-  int r[4];
-  gc_view_rect(g, img.w, img.h, r);
-  if (r[2] != img.w || r[3] != img.h) { /* a centre crop (--crop): the pictures show the part the model saw */
-    gc_image view;
-    if (gc_image_crop(&img, r[0], r[1], r[2], r[3], &view, err, sizeof err)) { rc = fail(2, "%s: %s", o->images[i], err); goto done; }
-    gc_image_free(&img);
-    img = view;
-  }
+  /* a centre crop (--crop): the pictures show the part the model saw */
+  if (gc_view_image(g, &img, err, sizeof err)) { rc = fail(2, "%s: %s", o->images[i], err); goto done; }
   const char *layer = gc_layers_text(&e, layers, sizeof layers);
   gc_legend_text(&e, legend, sizeof legend);
   const char *p;

@@ -75,8 +75,12 @@ void gc_prof_end(gc_prof *p) {
 
 static int conv_out(int n, int k, int s, int p) { return (n + 2 * p - k) / s + 1; }
 
-void gc_pool_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
+static void pool_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
   pthreadpool_parallelize_1d_with_thread(pool, fn, ctx, n, 0);
+}
+
+gc_parallel gc_pool_parallel(struct pthreadpool *pool) {
+  return (gc_parallel){pool_run, pool, pool ? (int)pthreadpool_get_threads_count(pool) : 1};
 }
 
 
@@ -97,7 +101,7 @@ static int make_clamp(xnn_operator_t *op) {
 /* Transform c's weights for Winograd, then free the folded copy: the forward and the backward both
  * read the transformed one, and holding both would take 25/9 of the weights instead of 16/9. */
 static int make_wino(gc_wino *k, gc_conv *c) {
-  if (gc_wino_init(k, c, NULL)) return -1;
+  if (gc_wino_init(k, c)) return -1;
   free(c->w);
   c->w = NULL;
   return 0;
@@ -136,7 +140,7 @@ int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err,
   net->model = m;
   net->pool = pool;
   net->profile = gc_prof_wanted();
-  net->par = (gc_parallel){gc_pool_run, pool, pool ? (int)pthreadpool_get_threads_count(pool) : 1};
+  net->par = gc_pool_parallel(pool);
   if (xnn_initialize(NULL) != xnn_status_success) return ERR("XNNPACK initialisation failed (no wasm SIMD?)");
   int bad = make_clamp(&net->op_relu);
   bad = bad || xnn_create_max_pooling2d_nhwc_f32(1, 1, 1, 1, 3, 3, 2, 2, 1, 1, -INFINITY, INFINITY, 0,

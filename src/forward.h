@@ -76,8 +76,9 @@ int gc_prof_wanted(void);          /* GC_PROFILE set (Node) or Module.gcProfile 
  * that runs as Winograd are transformed and then freed from m (set to NULL): nothing reads them again.
  * Returns 0 or -1 with err. */
 int gc_net_create(gc_net *net, gc_model *m, struct pthreadpool *pool, char *err, size_t errlen);
-/* pool (a pthreadpool, or NULL) as a gc_parallel's run: what gc_create hands the model loader. */
-void gc_pool_run(void *pool, gc_task_fn fn, void *ctx, size_t n);
+/* pool (a pthreadpool, or NULL: the calling thread) as a gc_parallel: the net's, and what gc_create
+ * hands the model loader. */
+gc_parallel gc_pool_parallel(struct pthreadpool *pool);
 /* Size activations and operators for an H×W input (H, W in [32, 4096]). 0 or -1 with err. */
 int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen);
 /* Run the forward pass on net->x.data (filled by the caller). 0 or -1 with err. */

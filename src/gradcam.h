@@ -60,6 +60,8 @@ const char *gc_labels(const gc_ctx *g);
 /* The part of a w×h image the network sees: all of it, or the centre crop's rectangle mapped back to the
  * image (x, y, width, height). Draw a CAM over that part: it explains that part only. */
 void gc_view_rect(const gc_ctx *g, int w, int h, int rect[4]);
+/* Replace *img (the image just classified) by that part, in place; on an error *img is unchanged. */
+int gc_view_image(const gc_ctx *g, gc_image *img, char *err, size_t errlen);
 const char *gc_arch(const gc_ctx *g);             /* "resnet18", "resnet50", "wide_resnet50_2", ...  */
 /* The model's target layers, comma-separated, in network order with each stage's alias before its
  * blocks: "input,conv1,relu,maxpool,layer1,layer1.0,...". Returns buf (truncated to n bytes). */

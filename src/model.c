@@ -394,20 +394,23 @@ static void md_conv_task(void *ctx, size_t thread, size_t i) {
 /* ---- preprocessing (the file's metadata) ---- */
 
 /* "a,b,c": exactly three finite numbers (positive for a std). */
-static int md_triple(const char *key, const char *v, int positive, float out[3], char *err, size_t errlen) {
-  const char *p = v;
+int gc_parse_triple(const char *s, int positive, float out[3]) {
+  const char *p = s;
   for (int i = 0; i < 3; i++) {
     char *e;
     const float x = strtof(p, &e);
-    if (e == p || !isfinite(x) || (positive && !(x > 0)) || *e != (i < 2 ? ',' : 0)) {
-      gc_st_errorf(err, errlen, "%s: '%s' is not three %s numbers separated by commas", key, v,
-                   positive ? "positive" : "finite");
-      return -1;
-    }
+    if (e == p || !isfinite(x) || (positive && !(x > 0)) || *e != (i < 2 ? ',' : 0)) return -1;
     out[i] = x;
     p = e + 1;
   }
   return 0;
+}
+
+static int md_triple(const char *key, const char *v, int positive, float out[3], char *err, size_t errlen) {
+  if (!gc_parse_triple(v, positive, out)) return 0;
+  gc_st_errorf(err, errlen, "%s: '%s' is not three %s numbers separated by commas", key, v,
+               positive ? "positive" : "finite");
+  return -1;
 }
 
 /* A whole decimal number in [lo, hi], or -1. */

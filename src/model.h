@@ -77,5 +77,8 @@ int gc_model_load(gc_model *m, const uint8_t *data, size_t size, char *err, size
 int gc_model_load_par(gc_model *m, const uint8_t *data, size_t size, const gc_parallel *par, char *err,
                       size_t errlen);
 void gc_model_free(gc_model *m);
+/* "R,G,B": three finite numbers (positive ones if positive) and nothing else, into out. 0, or -1 (out
+ * partly written): a mean or std, from a file's metadata or the CLI's --mean/--std. */
+int gc_parse_triple(const char *s, int positive, float out[3]);
 
 #endif

@@ -208,11 +208,14 @@ static int st_parse_metadata(gc_st_file *f, st_jcur *c) {
   while (more > 0) {
     if (st_parse_string(c, &k, &klen) || st_expect(c, ':')) return -1;
     /* k lives in the scratch pool: compare before the value reuses it */
-    char *dst = !strcmp(k, "gradcam.head") ? f->head : !strcmp(k, "gradcam.mean") ? f->mean
-              : !strcmp(k, "gradcam.std") ? f->std : !strcmp(k, "gradcam.size") ? f->size
-              : !strcmp(k, "gradcam.resize") ? f->resize : NULL;
-    size_t cap = dst == f->head ? sizeof f->head : dst == f->mean ? sizeof f->mean : dst == f->std ? sizeof f->std
-               : dst == f->size ? sizeof f->size : sizeof f->resize;
+    const struct { const char *key; char *dst; size_t cap; } kept[] = {
+        {"gradcam.head", f->head, sizeof f->head},   {"gradcam.mean", f->mean, sizeof f->mean},
+        {"gradcam.std", f->std, sizeof f->std},      {"gradcam.size", f->size, sizeof f->size},
+        {"gradcam.resize", f->resize, sizeof f->resize}};
+    char *dst = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+      if (!strcmp(k, kept[i].key)) dst = kept[i].dst, cap = kept[i].cap;
     const int labels = !strcmp(k, "gradcam.labels");
     if (st_parse_string(c, &v, &vlen)) return -1;
     if (dst) {

@@ -79,14 +79,14 @@ static void wino_init_block(void *ctx, size_t thread, size_t ob) {
   }
 }
 
-int gc_wino_init(gc_wino *k, const gc_conv *c, const gc_parallel *par) {
+int gc_wino_init(gc_wino *k, const gc_conv *c) {
   memset(k, 0, sizeof *k);
   const int C = c->ic, K = c->oc;
   k->u = aligned_alloc(64, (size_t)NPOS * K * C * sizeof(float));
   if (!k->u) return -1;
   k->ic = C; k->oc = K; k->bias = c->b;
   wino_init_task t = {k, c};
-  gc_parallel_for(par, wino_init_block, &t, (size_t)K / 8);
+  gc_parallel_for(NULL, wino_init_block, &t, (size_t)K / 8);
   return 0;
 }
 

@@ -47,9 +47,9 @@ typedef struct gc_wino {
 
 /* 1 if conv c can run here: 3x3, stride 1, pad 1, channel counts multiples of 8. */
 int gc_wino_supported(const gc_conv *c);
-/* Transform c's weights into k (c must outlive k for its bias), on par's threads (NULL: this one).
- * 0, or -1 when out of memory. */
-int gc_wino_init(gc_wino *k, const gc_conv *c, const gc_parallel *par);
+/* Transform c's weights into k (c must outlive k for its bias), on the calling thread (the net makes
+ * its transforms side by side, one task each). 0, or -1 when out of memory. */
+int gc_wino_init(gc_wino *k, const gc_conv *c);
 void gc_wino_free(gc_wino *k);
 
 /* Floats of scratch either direction needs for an h x w map with par's thread count (1 for NULL). */

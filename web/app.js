@@ -180,15 +180,8 @@ async function loadChosenModel() {
 
 // The own model's preprocessing fields: overrides of what its file says (empty: the file's).
 function preprocessing() {
-  const triple = (id) => {
-    const v = $(id).value.trim();
-    if (!v) return undefined;
-    const t = v.split(',').map(Number);
-    if (t.length !== 3 || !t.every(Number.isFinite)) throw new Error(`${id.replace('pre-', '')}: give three numbers separated by commas`);
-    return t;
-  };
-  const c = $('pre-crop').value.trim();
-  return { mean: triple('pre-mean'), std: triple('pre-std'), crop: c === '' ? undefined : Number(c) === 0 ? -1 : Number(c) };
+  const c = $('pre-crop').value.trim(); // mean, std: "r,g,b" as typed, createGradCam checks them
+  return { mean: $('pre-mean').value, std: $('pre-std').value, crop: c === '' ? undefined : Number(c) === 0 ? -1 : Number(c) };
 }
 
 async function loadOwn(file) {

@@ -245,7 +245,7 @@ export class GradCamViewer extends HTMLElement {
       scale: this.scale, interp: this.interp, eigenSmooth: this.eigenSmooth, augSmooth: this.augSmooth,
     };
     // the preprocessing overrides: each instance with other ones gets an engine of its own
-    const triple = (a) => { const v = this.getAttribute(a); return v == null ? null : v.split(',').map(Number); };
+    const triple = (a) => this.getAttribute(a)?.trim() || null; // "r,g,b": createGradCam checks it
     const size = (this.getAttribute('input-size') || '').trim().match(/^(\d+)(?:x(\d+))?$/);
     w.pre = { mean: triple('mean'), std: triple('std'), crop: this.getAttribute('crop') == null ? null : Number(this.getAttribute('crop')),
       inputSize: size ? [Number(size[1]), Number(size[2] || size[1])] : null };

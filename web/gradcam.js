@@ -22,7 +22,7 @@
 // and labels you name (same-origin; cached with the Cache API, so a reload costs one HEAD request
 // to check the copy is current instead of a new download).
 // Every failure is a rejected promise with an Error whose message is one line.
-import { bytesOf, fail, labelsOf, oneLine, relaxedSimdSupported, simdSupported, toImageData, toSafetensors } from './load.js';
+import { bytesOf, fail, labelsOf, oneLine, parseTriple, relaxedSimdSupported, simdSupported, toImageData, toSafetensors } from './load.js';
 
 export { fetchBytes, MODEL_CACHE, parseLabels, relaxedSimdSupported, simdSupported, toImageData, toSafetensors } from './load.js';
 
@@ -253,7 +253,7 @@ const orAbort = (p, signal) => (!signal ? p : new Promise((resolve, reject) => {
  *   labels:     URL | File/Blob | string[] (optional; "class N" otherwise)
  *   multilabel: true (sigmoid per class) | false (softmax) | undefined: read from the file's metadata
  *   inputSize:  [w, h] of the model input (default: the model file's "gradcam.size", else 224×224)
- *   mean, std:  [r, g, b] of Normalize (default: the file's "gradcam.mean"/"gradcam.std", else ImageNet's)
+ *   mean, std:  [r, g, b] (or "r,g,b") of Normalize (default: the file's "gradcam.mean"/"gradcam.std", else ImageNet's)
  *   crop:       R: Resize(R) + CenterCrop(inputSize), as torchvision's eval transform (explanations are
  *               then drawn over the part of the image the model saw); -1: a plain resize; default: the
  *               file's "gradcam.resize", else a plain resize
@@ -290,8 +290,7 @@ export async function createGradCam({ model, labels, multilabel, inputSize, onPr
   const engineUrls = engineNames.map((n) => new URL(n, import.meta.url).href);
   const ml = multilabel === true ? 1 : multilabel === false ? 0 : -1;
   const [w0, h0] = inputSize || [0, 0]; // 0: the model file's own size
-  const pre = { mean: mean ? Array.from(mean, Number) : null, std: std ? Array.from(std, Number) : null, crop: crop == null ? 0 : Number(crop) };
-  if ((pre.mean && pre.mean.length !== 3) || (pre.std && pre.std.length !== 3)) fail('mean and std: give three numbers each');
+  const pre = { mean: parseTriple(mean, 'mean'), std: parseTriple(std, 'std'), crop: crop == null ? 0 : Number(crop) };
   const byUrl = typeof model === 'string' || model instanceof URL;
   const key = shared && byUrl ? JSON.stringify([new URL(String(model), document.baseURI).href, ml, threads ?? null, engineUrls, pre]) : null;
   const start = (weights) => startEngine({

@@ -8,6 +8,17 @@ export const MODEL_CACHE = 'gradcam-models-v1';
 export const oneLine = (e) => String((e && e.message) || e || 'unknown error').split('\n')[0];
 export const fail = (msg) => { throw new Error(oneLine(msg)); };
 
+// Normalize's mean or std as createGradCam takes it: [r, g, b] or "r,g,b" (a page field, a viewer
+// attribute); null, undefined or '' = the file's own. Three finite numbers, a std's positive, or a throw.
+export function parseTriple(v, name) {
+  if (v == null || (typeof v === 'string' && !v.trim())) return null;
+  const t = typeof v === 'string' ? v.split(',').map((s) => (s.trim() ? Number(s) : NaN)) : Array.from(v, Number);
+  const pos = name === 'std';
+  if (t.length !== 3 || !t.every((x) => Number.isFinite(x) && (!pos || x > 0)))
+    fail(`${name}: give three ${pos ? 'positive ' : ''}numbers separated by commas, got '${String(v).slice(0, 60)}'`);
+  return t;
+}
+
 // ---- what this browser's WebAssembly runs ---------------------------------------------------------------
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only with SIMD.

@@ -265,15 +265,13 @@ const ops = {
   // The engine alone, first thing: it compiles while the weights download on the page's side.
   // Times are wall-clock ms (timeOrigin + now), for the page's start-up profile (gradcam.js startup).
   async engine({ engineUrls, threads }) {
-    const began = wallNow();
-    return { engine: await loadEngine(engineUrls, threads), workerStarted: performance.timeOrigin, began, loaded: wallNow() };
+    return { engine: await loadEngine(engineUrls, threads), workerStarted: performance.timeOrigin, loaded: wallNow() };
   },
 
   // The engine and the model, once per worker (the first client's size is the context's first size).
   async init({ engineUrls, threads, weights, multilabel, width, height, mean, std, crop }) {
     const used = await loadEngine(engineUrls, threads);
     dropContext();
-    const began = wallNow();
     const bytes = new Uint8Array(weights);
     const p = copyIn(bytes);
     const copied = wallNow();
@@ -294,7 +292,7 @@ const ops = {
     const arch = engine.UTF8ToString(engine._gc_js_arch(ctx));
     const layers = engine.UTF8ToString(engine._gc_js_model_layers(ctx)).split(',');
     const lp = engine._gc_js_labels(ctx), labels = lp ? engine.UTF8ToString(lp).replace(/\n$/, '').split('\n') : null;
-    return { numClasses, arch, layers, labels, inputSize: [ctxW, ctxH], engine: used, began, copied, created: wallNow() };
+    return { numClasses, arch, layers, labels, inputSize: [ctxW, ctxH], engine: used, copied, created: wallNow() };
   },
 
   // A client joins (or changes its input size): the size is checked by the engine at once.

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """models/shapes/methods_table.py [--scenes N] [--road-scenes M] [--slow-scenes K] [--methods a,b] [--layers l,m]
+                                  [--threads T] [--out F.json]
 
 Which CAM methods localise? Every method of the family, through build/gradcam (the same .wasm as the
 page), on fresh scenes of the offline shapes model whose objects' boxes are known (seeds >= 20261127,
@@ -49,9 +50,12 @@ def make_scenes(d, n):
     return [s for pair in zip(out[:half], out[half:]) for s in pair]
 
 
+THREADS = []  # --threads T: the CLI's (default: every core)
+
+
 def explain(images, cls, method, layer, d, metrics=False):
     args = [GRADCAM, "explain", *images, "--model", MODEL, "--class", str(cls), "--layer", layer, "--method", method,
-            "--out-dir", d, "--json"]
+            "--out-dir", d, "--json", *THREADS]
     if metrics:
         args.append("--metrics")
     p = subprocess.run(args, capture_output=True, text=True)
@@ -94,7 +98,10 @@ def main():
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--layers", default="layer4,layer3")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "methods_table.json"))
+    ap.add_argument("--threads", type=int, default=0, help="the CLI's --threads (0: its default, every core)")
     a = ap.parse_args()
+    if a.threads:
+        THREADS[:] = ["--threads", str(a.threads)]
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     results = []
     with tempfile.TemporaryDirectory() as tmp:

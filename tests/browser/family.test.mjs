@@ -124,6 +124,25 @@ test('createGradCam({mean, std, crop}) overrides equal the CLI\'s --mean/--std/-
   assert.deepEqual(r.bare.labels, ['class 0', 'class 1']);
 });
 
+test('createGradCam: mean/std as "r,g,b" strings equal the arrays; malformed ones reject with one line', { timeout: 180000 }, async () => {
+  const ref = cliCam(plain, ['--mean', '0.5,0.5,0.5', '--std', '0.5,0.5,0.5']);
+  const r = await page.evaluate(async () => {
+    const g = await import('./gradcam.js');
+    const d = await g.toImageData(await (await fetch('samples/both.png')).blob());
+    const gc = await g.createGradCam({ model: 'models/family/bottleneck-plain.safetensors', threads: 1, mean: ' 0.5, 0.5,0.5', std: '0.5,0.5,0.5' });
+    const e = await gc.explain(d, { layer: 'layer2.1' });
+    gc.dispose();
+    const bad = [];
+    for (const o of [{ mean: '1,2' }, { std: '1,0,1' }, { mean: [1, 2, NaN] }, { mean: '1,,2' }, { std: '1,2,3,4' }]) {
+      try { await g.createGradCam({ model: 'models/family/bottleneck-plain.safetensors', threads: 1, ...o }); bad.push('accepted'); }
+      catch (err) { bad.push(err.message); }
+    }
+    return { cam: Array.from(e.cam), bad };
+  });
+  assert.ok(maxDiff(r.cam, ref.cam) <= 1e-5, 'strings: the CAM of --mean/--std');
+  for (const m of r.bad) assert.match(m, /^(mean|std): give three (positive )?numbers separated by commas, got '[^\n]*'$/);
+});
+
 test('the page: a Bottleneck model dropped in says what it is and lists its layers', { timeout: 180000 }, async () => {
   await page.goto(suite.srv.url); // (this test site has no shapes model: the page's default load fails, which is fine here)
   await page.waitForSelector('#model-file', { state: 'attached' });

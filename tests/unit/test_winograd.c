@@ -69,7 +69,7 @@ static void test_forward(shape s, int with_res, int relu) {
     if (relu && want[i] < 0) want[i] = 0;
   }
   gc_wino k;
-  CHECK(gc_wino_supported(&c) && gc_wino_init(&k, &c, NULL) == 0, "init %dx%d %d->%d", s.h, s.w, s.C, s.K);
+  CHECK(gc_wino_supported(&c) && gc_wino_init(&k, &c) == 0, "init %dx%d %d->%d", s.h, s.w, s.C, s.K);
   const size_t n1 = gc_wino_scratch(&k, s.h, s.w, 1), n3 = gc_wino_scratch(&k, s.h, s.w, 3);
   float *sc1 = guarded(n1), *sc3 = guarded(n3);
   fill_nan(y, ny); fill_nan(y3, ny);
@@ -99,7 +99,7 @@ static void test_backward(shape s, int fd) {
         *ref = malloc(nx * sizeof *ref);
   gc_conv c = make_conv(s.C, s.K, &wd, &bd);
   gc_wino k;
-  CHECK(gc_wino_init(&k, &c, NULL) == 0, "init");
+  CHECK(gc_wino_init(&k, &c) == 0, "init");
   const size_t n1 = gc_wino_scratch(&k, s.h, s.w, 1), n3 = gc_wino_scratch(&k, s.h, s.w, 3);
   float *sc1 = guarded(n1), *sc3 = guarded(n3);
   fill_nan(dx, nx); fill_nan(dx3, nx);

@@ -35,6 +35,7 @@ const state = {
   ownLabels: null,     // labels file (File) for "your own" model
   ownFile: null,       // weights file of "your own" model
   hasImage: false,
+  ownSize: [224, 224], // the model's own input size (its file's "gradcam.size"): the input-size menu's first entry
   classIndex: -1,      // -1: explain the top-1 class
   probs: null,         // Float32Array of the last classification
   top: [],
@@ -100,11 +101,12 @@ async function loadModel(args) {
   bar.removeAttribute('value'); // indeterminate until the size is known
   status.textContent = `loading ${label}…`;
   document.body.dataset.modelReady = '';
-  const size = Number($('input-size').value);
-  let gc;
+  let gc, own;
   try {
+    // made at the file's own input size ("gradcam.size", else 224×224), which the menu's first entry names;
+    // another size picked in the menu is set right after
     gc = await createGradCam({
-      model, multilabel, inputSize: [size, size], mean, std, crop, threads: Number(new URLSearchParams(location.search).get('threads')) || undefined,
+      model, multilabel, mean, std, crop, threads: Number(new URLSearchParams(location.search).get('threads')) || undefined,
       onCrash: (msg) => { if (gc && gc === state.gc) engineCrashed(msg, label); },
       onProgress: (loaded, total, cached) => {
         if (seq !== modelSeq) return;
@@ -112,7 +114,11 @@ async function loadModel(args) {
         status.textContent = cached ? `${label}: ${mb(loaded)} MB from the cache` : `${label}: ${mb(loaded)} / ${total ? mb(total) : '?'} MB`;
       },
     });
+    own = gc.inputSize;
+    const picked = Number($('input-size').value); // 0: the model's own
+    if (picked && (picked !== own[0] || picked !== own[1])) await gc.setInputSize(picked, picked);
   } catch (e) {
+    gc?.dispose();
     if (seq === modelSeq) {
       bar.value = 0;
       status.textContent = state.gc ? `${label} failed; still using ${state.modelArgs.label}` : 'no model loaded';
@@ -121,6 +127,8 @@ async function loadModel(args) {
     throw new Error(`${label}: ${e.message}`);
   }
   if (seq !== modelSeq) { gc.dispose(); return; } // a newer choice won
+  state.ownSize = own;
+  $('input-size').options[0].textContent = `the model's own (${own.join('×')})`;
   state.gc?.dispose();
   state.gc = gc;
   state.models++;
@@ -341,6 +349,7 @@ async function showMain(gc, imageData, opts, signal) {
     r.sign, r.scale, r.interp]), state.labels);
   renderTop(r.classIndex);
   clearError();
+  document.body.dataset.camSize = `${r.camWidth}x${r.camHeight}`; // the engine's input size (for the tests)
   document.body.dataset.explained = String(++state.explained);
 }
 
@@ -426,9 +435,9 @@ $('opacity').addEventListener('input', guard(async () => {
   await explain();
 }));
 $('input-size').addEventListener('change', guard(async () => {
-  const s = Number($('input-size').value);
+  const s = Number($('input-size').value); // 0: the model's own
   if (!state.gc) return;
-  await state.gc.setInputSize(s, s);
+  await state.gc.setInputSize(...(s ? [s, s] : state.ownSize));
   await explain();
 }));
 $('model-select').addEventListener('change', guard(loadChosenModel));

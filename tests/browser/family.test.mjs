@@ -34,9 +34,10 @@ meta = {"format": "pt", "gradcam.mean": "0.5,0.5,0.5", "gradcam.std": "0.5,0.5,0
         "gradcam.labels": ${JSON.stringify(LABELS.join('\n'))}}
 safetensors.save(sys.argv[1], t, metadata=meta)
 safetensors.save(sys.argv[2], t, metadata={"format": "pt"})
+safetensors.save(sys.argv[3], t, metadata={"format": "pt", "gradcam.size": "192x160"})
 `;
   const file = path.join(dir, 'bottleneck.safetensors'), bare = path.join(dir, 'bottleneck-plain.safetensors');
-  const r = spawnSync(h.PYTHON, ['-c', py, file, bare], { encoding: 'utf8', cwd: path.join(h.ROOT, 'tests') });
+  const r = spawnSync(h.PYTHON, ['-c', py, file, bare, path.join(dir, 'bottleneck-sized.safetensors')], { encoding: 'utf8', cwd: path.join(h.ROOT, 'tests') });
   if (r.status !== 0) throw new Error(`making the Bottleneck model failed: ${r.stderr}`);
   return [file, bare];
 }
@@ -151,6 +152,25 @@ test('the page: a Bottleneck model dropped in says what it is and lists its laye
   const opts = await page.evaluate(() => Array.from(document.querySelectorAll('#layer option')).map((o) => o.value));
   assert.ok(opts.includes('layer2.1') && !opts.includes('layer4.1'), opts.join(' '));
   assert.match(await page.textContent('#model-status'), /ready, resnet \(bottleneck 1-2-1-1\), 6 classes/);
+});
+
+test('the page: the input-size menu defaults to the file\'s own size (gradcam.size) and can leave it and come back', { timeout: 180000 }, async () => {
+  await page.goto(suite.srv.url);
+  await page.waitForSelector('#model-file', { state: 'attached' });
+  await page.setInputFiles('#model-file', path.join(site.dir, 'models', 'family', 'bottleneck-sized.safetensors'));
+  await page.waitForFunction(() => /: ready, resnet/.test(document.getElementById('model-status').textContent), null, { timeout: 90000 });
+  const menu = () => page.evaluate(() => { const s = document.getElementById('input-size'); return [s.value, s.options[0].textContent]; });
+  assert.deepEqual(await menu(), ['', 'the model\'s own (192×160)']);
+  const errors = () => page.evaluate(() => document.body.dataset.errors || '0'); // (the site's missing default model counts one)
+  const errors0 = await errors();
+  // an image, then each menu entry: the page's CAM (at the model input size) has the engine's size
+  await page.setInputFiles('#image-file', path.join(site.dir, 'samples', 'both.png'));
+  await page.waitForFunction(() => document.body.dataset.camSize === '192x160', null, { timeout: 90000 });
+  for (const [pick, want] of [['128', '128x128'], ['', '192x160']]) {
+    await page.selectOption('#input-size', pick);
+    await page.waitForFunction((w) => document.body.dataset.camSize === w, want, { timeout: 90000 });
+  }
+  assert.equal(await errors(), errors0);
 });
 
 test('<grad-cam-viewer mean std crop>: the overrides reach the engine (the CAM equals the CLI\'s with the same flags)', { timeout: 180000 }, async () => {

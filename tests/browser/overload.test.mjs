@@ -132,10 +132,10 @@ test('page: webcam frames and slider drags: fewer pictures drawn than asked for,
     const orig = document.getElementById('original'), ov = document.getElementById('overlay');
     const img = orig.getContext('2d').getImageData(0, 0, orig.width, orig.height);
     const shown = ov.getContext('2d').getImageData(0, 0, ov.width, ov.height).data;
-    const size = Number(document.getElementById('input-size').value);
+    const size = Number(document.getElementById('input-size').value); // 0: the model's own
     const opts = { layer: document.getElementById('layer').value, alpha: 1 - Number(document.getElementById('opacity').value) / 100 };
     const g = await import('./gradcam.js');
-    const gc = await g.createGradCam({ inputSize: [size, size] });
+    const gc = await g.createGradCam({ inputSize: size ? [size, size] : undefined });
     const ref = await gc.explain(img, opts);
     gc.dispose();
     const same = ref.overlay.data.length === shown.length && ref.overlay.data.every((v, i) => v === shown[i]);

@@ -129,7 +129,7 @@ test('search box, opacity and model input size match the CLI', { timeout: T }, a
   n = await h.waitExplained(page, n);
   await assertMatchesCli(h.BOTH, { cls: 282, alpha: 0.3, size: 160 });
   // back to the defaults for the tests that follow
-  await page.selectOption('#input-size', '224');
+  await page.selectOption('#input-size', ''); // the model's own: 224×224
   n = await h.waitExplained(page, n);
   await page.$eval('#opacity', (e) => { e.value = '50'; e.dispatchEvent(new Event('input')); });
   await h.waitExplained(page, n);

@@ -9,7 +9,7 @@ model rerun per channel in batches of 32, FullGrad's hooks on every BatchNorm an
 plus show_cam_on_image. The class is given (as `targets`), so it runs one forward like the library.
 Our side: bench/engine-server.js "method NAME LAYER FLAGS": gc_js_classify (RGBA → resize → normalise →
 forward) + the explain job + the overlay, in the CLI's Node engine (single-threaded build at 1 thread,
-threaded build otherwise). Runs alternate (reference, ours, for each thread count) after one warm-up, so
+threaded build otherwise; relaxed SIMD where it was built, as the CLI, else SIMD; $GC_ENGINE chooses). Runs alternate (reference, ours, for each thread count) after one warm-up, so
 both sides see the same minute of this noisy machine. Rows: every method at --layer, plus Grad-CAM with
 aug_smooth and with eigen_smooth. Slow methods (scorecam, ablationcam below layer4) run 1 round.
 Run with /usr/bin/python3 (Debian's torch 1.13): `bench/methods.py --runs 3`.
@@ -56,10 +56,12 @@ def main():
     subprocess.run([sys.executable, os.path.join(ROOT, "models", "convert"), os.path.join(tmp, "seeded.pth"), st],
                    check=True)
     threads = [int(t) for t in a.threads.split(",")]
+    relaxed = os.path.exists(os.path.join(ROOT, "build", "web", "gradcam-engine-relaxed.wasm"))
+    env = {**os.environ, "GC_ENGINE": os.environ.get("GC_ENGINE") or ("relaxed" if relaxed else "simd")}
     engines = {}
     for T in threads:
         engines[T] = subprocess.Popen(["node", os.path.join(ROOT, "bench", "engine-server.js"), st, image, str(T)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         r = json.loads(engines[T].stdout.readline())
         if "error" in r:
             raise RuntimeError(r["error"])
@@ -108,7 +110,8 @@ def main():
         e.stdin.flush()
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
-        json.dump({"layer": a.layer, "torch": torch.__version__, "rows": results}, f, indent=1)
+        json.dump({"layer": a.layer, "torch": torch.__version__, "engine": env["GC_ENGINE"], "rows": results}, f, indent=1)
+    print(f"ours: the {env['GC_ENGINE']} engine; PyTorch {torch.__version__}")
     print(f"| method ({a.layer}) | threads | ours | pytorch-grad-cam's computation | ratio |")
     print("|---|---|---|---|---|")
     for r in results:

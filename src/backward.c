@@ -382,12 +382,29 @@ void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
  * every other compare on real activations: 10x slower at ResNet's 112x112x64, 14 ms vs 1.3). */
 #define POOL_CHANNELS 64
 
-void gc_maxpool2d_backward(const float *dy, int oh, int ow, const float *x, int h, int w, int c,
-                           int k, int s, int p, float *dx) {
-  memset(dx, 0, (size_t)h * w * c * sizeof *dx);
-  for (int oy = 0; oy < oh; oy++) {
+typedef struct {
+  const float *dy, *x;
+  float *dx;
+  int oh, ow, h, w, c, k, s, p, band; /* band: input rows per task */
+} pool_job;
+
+/* One band of input rows [ya, yb) of dx: zeroed, then every window that overlaps it (oy, ox ascending,
+ * as a serial scan adds them) adds its gradient where its argmax falls inside the band. A window
+ * across two bands is scanned by both; each adds to its own rows only, so every dx element sums its
+ * windows in the serial order whatever the banding: bit-identical for any thread count. */
+static void pool_band(void *ctx, size_t thread, size_t band) {
+  (void)thread;
+  const pool_job *j = ctx;
+  const int h = j->h, w = j->w, c = j->c, k = j->k, s = j->s, p = j->p;
+  const int ya = (int)band * j->band, yb = ya + j->band < h ? ya + j->band : h;
+  memset(j->dx + (size_t)ya * w * c, 0, (size_t)(yb - ya) * w * c * sizeof *j->dx);
+  const int lo = ya * w, hi = yb * w; /* pixel indices y*w + x inside the band */
+  int oy0 = (ya + p - k + 1 + s - 1) / s, oy1 = (yb - 1 + p) / s; /* windows with rows in [ya, yb) */
+  if (ya + p - k + 1 < 0) oy0 = 0;
+  if (oy1 > j->oh - 1) oy1 = j->oh - 1;
+  for (int oy = oy0; oy <= oy1; oy++) {
     const int y0 = oy * s - p, y1 = y0 + k < h ? y0 + k : h, ys = y0 > 0 ? y0 : 0;
-    for (int ox = 0; ox < ow; ox++) {
+    for (int ox = 0; ox < j->ow; ox++) {
       const int x0 = ox * s - p, x1 = x0 + k < w ? x0 + k : w, xs = x0 > 0 ? x0 : 0;
       for (int c0 = 0; c0 < c; c0 += POOL_CHANNELS) {
         const int nc = c - c0 < POOL_CHANNELS ? c - c0 : POOL_CHANNELS;
@@ -400,18 +417,29 @@ void gc_maxpool2d_backward(const float *dy, int oh, int ow, const float *x, int 
         for (int y = ys; y < y1; y++)
           for (int xx = xs; xx < x1; xx++) {
             const int i = y * w + xx;
-            const float *v = x + (size_t)i * c + c0; /* [nc] */
+            const float *v = j->x + (size_t)i * c + c0; /* [nc] */
             for (int ch = 0; ch < nc; ch++) {
               const int take = (v[ch] > m[ch]) | isnan(v[ch]);
               m[ch] = take ? v[ch] : m[ch];
               at[ch] = take ? i : at[ch];
             }
           }
-        const float *g = dy + ((size_t)oy * ow + ox) * c + c0; /* [nc] */
-        for (int ch = 0; ch < nc; ch++) dx[(size_t)at[ch] * c + c0 + ch] += g[ch];
+        const float *g = j->dy + ((size_t)oy * j->ow + ox) * c + c0; /* [nc] */
+        for (int ch = 0; ch < nc; ch++)
+          if (at[ch] >= lo && at[ch] < hi) j->dx[(size_t)at[ch] * c + c0 + ch] += g[ch];
       }
     }
   }
+}
+
+void gc_maxpool2d_backward(const float *dy, int oh, int ow, const float *x, int h, int w, int c,
+                           int k, int s, int p, float *dx, const gc_parallel *par) {
+  const int threads = par && par->threads > 1 ? par->threads : 1;
+  /* 4 bands per thread (pthreadpool balances them); one band, the plain scan, on one thread */
+  int band = threads > 1 ? (h + 4 * threads - 1) / (4 * threads) : h;
+  if (band < 1) band = 1;
+  pool_job j = {dy, x, dx, oh, ow, h, w, c, k, s, p, band};
+  gc_parallel_for(par, pool_band, &j, (size_t)((h + band - 1) / band));
 }
 
 /* ============================================================================================

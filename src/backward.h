@@ -69,9 +69,10 @@ void gc_conv2d_backward_data_ref(const float *dy, int oh, int ow, int oc,
  * Each dy[oy][ox][ch] goes to its window's argmax in x (accumulated where windows overlap), with
  * PyTorch's CPU rule: scan the window in row-major order and take a value if it is > the running
  * max or is NaN. So among equal maxima the FIRST wins, a NaN beats any number, and among several
- * NaNs the LAST wins. Requires p <= k/2 (as PyTorch), so no window is all padding. */
+ * NaNs the LAST wins. Requires p <= k/2 (as PyTorch), so no window is all padding. Bands of rows run
+ * on par's threads; every element sums its windows in the same order: bit-identical for any count. */
 void gc_maxpool2d_backward(const float *dy, int oh, int ow, const float *x, int h, int w, int c,
-                           int k, int s, int p, float *dx);
+                           int k, int s, int p, float *dx, const gc_parallel *par);
 
 /* ReLU backward, in place: g[i] = y[i] > 0 ? g[i] : 0, y = the ReLU OUTPUT kept from the forward
  * (y > 0 exactly where the input was > 0, so this is the usual mask, with 0 at the kink). */

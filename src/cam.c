@@ -195,7 +195,7 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, con
   }
   if (layer == GC_LAYER_MAXPOOL) DONE(net->maxpool, ((gc_tensor){net->maxpool.h, net->maxpool.w, 64, cur}));
   const gc_tensor *st = &net->stem;
-  gc_maxpool2d_backward(cur, net->maxpool.h, net->maxpool.w, net->stem_relu.data, st->h, st->w, 64, 3, 2, 1, nxt);
+  gc_maxpool2d_backward(cur, net->maxpool.h, net->maxpool.w, net->stem_relu.data, st->h, st->w, 64, 3, 2, 1, nxt, par);
   gc_prof_mark(&p, "maxpool", 0, 0);
   if (layer == GC_LAYER_RELU) DONE(net->stem_relu, ((gc_tensor){st->h, st->w, 64, nxt}));
   relu_bw(nxt, net->stem_relu.data, numel(st));                /* nxt = d stem (post-BN) */

@@ -307,6 +307,20 @@ static void few_task(void *ctx, size_t thread, size_t i) {
   few_row(ctx, (int)i);
 }
 
+/* Task: row r of the zero-padded copy of dy (dy_padding's rows × cols × oc): a copy, no arithmetic. */
+typedef struct { const float *dy; float *dyp; size_t arow; int oh, ow, oc, top, left; } pad_job;
+static void pad_task(void *ctx, size_t thread, size_t r) {
+  (void)thread;
+  const pad_job *p = ctx;
+  float *row = p->dyp + r * p->arow;
+  const int oy = (int)r - p->top;
+  if (oy < 0 || oy >= p->oh) { memset(row, 0, p->arow * sizeof *row); return; }
+  const size_t l = (size_t)p->left * p->oc, n = (size_t)p->ow * p->oc;
+  memset(row, 0, l * sizeof *row);
+  memcpy(row + l, p->dy + (size_t)oy * n, n * sizeof *row);
+  memset(row + l + n, 0, (p->arow - l - n) * sizeof *row);
+}
+
 /* Task: row i of the current slice (the slice packed beforehand by the calling thread). */
 static void row_task(void *ctx, size_t thread, size_t i) {
   (void)thread;
@@ -340,11 +354,9 @@ void gc_conv2d_backward_data_par(const float *dy, int oh, int ow, int oc,
                 .left = g.left};
   j.slices = scratch + (size_t)g.rows * j.arow; /* [threads][kh][kw][oc][NR] after the padded dy */
 
-  float *dyp = scratch; /* [rows][cols][oc] */
-  memset(dyp, 0, (size_t)g.rows * j.arow * sizeof *dyp);
-  for (int oy = 0; oy < oh; oy++)
-    memcpy(dyp + (oy + g.top) * j.arow + (size_t)g.left * oc, dy + (size_t)oy * ow * oc,
-           (size_t)ow * oc * sizeof *dy);
+  /* dy zero-padded, [rows][cols][oc], on the threads: at the stem it is 3.5 MB, serial it was ~1 ms */
+  pad_job pj = {dy, scratch, j.arow, oh, ow, oc, g.top, g.left};
+  gc_parallel_for(par, pad_task, &pj, (size_t)g.rows);
 
   const int nslices = (ic + NR - 1) / NR;
   if (ic == FEW_IC && oc % 4 == 0) {          /* the stem: SIMD along oc (its weights fit one slice buffer) */

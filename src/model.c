@@ -398,7 +398,8 @@ int gc_parse_triple(const char *s, int positive, float out[3]) {
   const char *p = s;
   for (int i = 0; i < 3; i++) {
     char *e;
-    const float x = strtof(p, &e);
+    const float x = strtof(p, &e); /* skips leading blanks; trailing ones too, as the JS parseTriple does */
+    if (e != p) while (*e == ' ' || *e == '\t') e++;
     if (e == p || !isfinite(x) || (positive && !(x > 0)) || *e != (i < 2 ? ',' : 0)) return -1;
     out[i] = x;
     p = e + 1;

@@ -50,12 +50,10 @@ def make_scenes(d, n):
     return [s for pair in zip(out[:half], out[half:]) for s in pair]
 
 
-THREADS = []  # --threads T: the CLI's (default: every core)
-
-
-def explain(images, cls, method, layer, d, metrics=False):
+def explain(images, cls, method, layer, d, threads, metrics=False):
+    """threads: the CLI's --threads (0: its default, every core)"""
     args = [GRADCAM, "explain", *images, "--model", MODEL, "--class", str(cls), "--layer", layer, "--method", method,
-            "--out-dir", d, "--json", *THREADS]
+            "--out-dir", d, "--json", *(["--threads", str(threads)] if threads else [])]
     if metrics:
         args.append("--metrics")
     p = subprocess.run(args, capture_output=True, text=True)
@@ -64,7 +62,7 @@ def explain(images, cls, method, layer, d, metrics=False):
     return [json.loads(line) for line in p.stdout.splitlines()]
 
 
-def row(scenes, method, layer, road_n, tmp):
+def row(scenes, method, layer, road_n, tmp, threads):
     by_class = {}
     for i, (path, objs) in enumerate(scenes):
         for o in objs:
@@ -74,11 +72,11 @@ def row(scenes, method, layer, road_n, tmp):
     t0 = time.time()
     for cls, items in sorted(by_class.items()):
         d = tempfile.mkdtemp(dir=tmp)
-        rows = explain([p for _, p, _ in items], cls, method, layer, d)
+        rows = explain([p for _, p, _ in items], cls, method, layer, d, threads)
         with_road = [(i, p) for i, p, _ in items if i < road_n]
         if with_road:
             dr = tempfile.mkdtemp(dir=tmp)
-            road += [r["metrics"]["road_combined"] for r in explain([p for _, p in with_road], cls, method, layer, dr, True)]
+            road += [r["metrics"]["road_combined"] for r in explain([p for _, p in with_road], cls, method, layer, dr, threads, True)]
         for (_, path, bbox), r in zip(items, rows):
             cam = np.load(os.path.join(d, os.path.splitext(os.path.basename(path))[0] + ".cam.npy"))
             hit, more_inside = loc_metrics(cam, bbox)
@@ -100,8 +98,6 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "methods_table.json"))
     ap.add_argument("--threads", type=int, default=0, help="the CLI's --threads (0: its default, every core)")
     a = ap.parse_args()
-    if a.threads:
-        THREADS[:] = ["--threads", str(a.threads)]
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,7 +106,7 @@ def main():
             for m in a.methods.split(","):
                 slow = m == "scorecam" or (m == "ablationcam" and layer != "layer4")  # layer4: a closed form
                 sc = all_scenes[: a.slow_scenes] if slow else all_scenes
-                r = row(sc, m, layer, min(a.road_scenes, len(sc)), tmp)
+                r = row(sc, m, layer, min(a.road_scenes, len(sc)), tmp, a.threads)
                 results.append(r)
                 print(json.dumps(r), file=sys.stderr, flush=True)
                 with open(a.out, "w") as f:

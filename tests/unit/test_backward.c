@@ -26,6 +26,7 @@
  * Harness
  * ============================================================================================ */
 #include "check.h"
+#include "fake_pool.h"
 
 #include "numeric.h"
 
@@ -120,19 +121,13 @@ static double pool_loss(const double *x, const void *vc) {
   return dot(t->dy, t->y, (size_t)oh * ow * t->c);
 }
 
-/* Tasks in reverse order on "threads" (i % threads): a parallel split unlike the serial scan. */
-static void fake_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
-  const int threads = *(const int *)pool;
-  for (size_t i = n; i-- > 0;) fn(ctx, i % (size_t)threads, i);
-}
-
 /* The max pool backward in bands on 2, 3 and 7 fake threads equals the one-band scan bit for bit. */
 static int maxpool_bands_same(const float *dy, int oh, int ow, const float *x, int h, int w, int c, int k, int s,
                               int p, const float *want) {
   float *dx = malloc((size_t)h * w * c * sizeof *dx);
   int same = 1;
   for (int t = 2; t <= 7; t += t == 3 ? 4 : 1) {
-    const gc_parallel par = {fake_run, &t, t};
+    const gc_parallel par = FAKE_POOL(t);
     gc_maxpool2d_backward(dy, oh, ow, x, h, w, c, k, s, p, dx, &par);
     same &= !memcmp(dx, want, (size_t)h * w * c * sizeof *dx);
   }

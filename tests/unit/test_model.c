@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fake_pool.h"
 
 /* ---- reference data ---- */
 
@@ -604,13 +605,6 @@ static void test_parser_ok(void) {
 
 /* ---- tests: the parallel loader ---- */
 
-/* A stand-in pool that runs the tasks backwards, each as "thread" i % 3: any dependence between the
- * conv tasks, or on their order, shows up as a difference from the serial load. */
-static void reverse_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
-  (void)pool;
-  for (size_t i = n; i-- > 0;) fn(ctx, i % 3, i);
-}
-
 static int same_conv(const gc_conv *a, const gc_conv *b) {
   size_t w = (size_t)a->oc * a->kh * a->kw * a->ic, o = (size_t)a->oc;
   return a->oc == b->oc && a->ic == b->ic && a->kh == b->kh && a->stride == b->stride && a->pad == b->pad &&
@@ -619,7 +613,7 @@ static int same_conv(const gc_conv *a, const gc_conv *b) {
 }
 
 static void test_parallel_load(void) {
-  const gc_parallel par = {reverse_run, NULL, 3};
+  const gc_parallel par = FAKE_POOL(3); /* tasks backwards: any dependence between conv tasks shows */
   tset s = make_set(8, "F16", 1);
   size_t size;
   uint8_t *buf = build(&s, &size, NULL);
@@ -650,7 +644,25 @@ static void test_parallel_load(void) {
   free_set(&s);
 }
 
+/* gc_parse_triple: what the metadata's mean/std and the CLI's --mean/--std accept (as the JS parseTriple). */
+static void test_parse_triple(void) {
+  static const char *good[] = {"0.485,0.456,0.406", " 1 , 2 ,3 ", "1e-1,-2,3.5\t"};
+  static const float want[][3] = {{0.485f, 0.456f, 0.406f}, {1, 2, 3}, {0.1f, -2, 3.5f}};
+  for (int i = 0; i < 3; i++) {
+    float v[3] = {0};
+    CHECK(!gc_parse_triple(good[i], 0, v) && !memcmp(v, want[i], sizeof v), "'%s' accepted", good[i]);
+  }
+  static const char *bad[] = {"", "1,2", "1,2,3,", "1,,3", "1 2,3,4", "1,2,3x", "inf,1,2", "nan,1,2", "1;2;3"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    float v[3];
+    CHECK(gc_parse_triple(bad[i], 0, v) == -1, "'%s' refused", bad[i]);
+  }
+  float v[3];
+  CHECK(gc_parse_triple("0.2,0,0.2", 1, v) == -1 && !gc_parse_triple("0.2,0,0.2", 0, v), "0 is not a positive std");
+}
+
 int main(void) {
+  test_parse_triple();
   test_half();
   test_parser_ok();
   test_header_errors();

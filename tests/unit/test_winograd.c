@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "check.h"
+#include "fake_pool.h"
 #include "numeric.h"
 
 #define GUARD 64
@@ -37,12 +38,7 @@ static gc_conv make_conv(int C, int K, double **wd, double **bd) {
   return c;
 }
 
-/* Reverse order, thread index i % 3: a split unlike the serial one. */
-static void fake_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
-  (void)pool;
-  for (size_t i = n; i-- > 0;) fn(ctx, i % 3, i);
-}
-static const gc_parallel fake3 = {fake_run, NULL, 3};
+static const gc_parallel fake3 = FAKE_POOL(3);
 
 static float *guarded(size_t n) {
   float *p = malloc((n + GUARD) * sizeof *p);

@@ -7,7 +7,8 @@
 //   ort           onnxruntime-web (wasm backend, numThreads N): InferenceSession.create(seeded.onnx) + one
 //                 run on the same normalised input (a forward only: ORT has no heatmap)
 //   fetch-only    the floor under any library that reads this file: a page that only fetches
-//                 seeded.safetensors into an ArrayBuffer (the download through Chromium's network stack)
+//                 seeded.safetensors into an ArrayBuffer (the download through Chromium's network stack),
+//                 'no-store' as our loader does (no HTTP-cache write: 443 → 321 ms cold, 7 runs)
 // Each configuration: a fresh browser profile (empty HTTP cache, Cache API, compiled-code cache) → "cold";
 // then a reload in that profile → "warm" (our weights from the Cache API; ORT's from the HTTP cache, as
 // each library does by itself). Times are the page's performance.now() at the result, i.e. from the
@@ -66,7 +67,7 @@ builds.forEach((b, i) => { // each build in its own folder bN/, with its own cop
 });
 put('fetch.html', page('fetch.js'));
 put('fetch.js', `try {
-  const b = await fetch('b0/models/seeded.safetensors').then((r) => r.arrayBuffer());
+  const b = await fetch('b0/models/seeded.safetensors', { cache: 'no-store' }).then((r) => r.arrayBuffer());
   window.result = { first: performance.now(), ready: performance.now(), engine: 'fetch only', top: b.byteLength };
 } catch (e) { window.result = { error: String(e.message || e) }; }`);
 put('ort.html', page('ort.js'));

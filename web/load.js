@@ -78,7 +78,9 @@ export async function fetchBytes(url, { onProgress, cache = true, signal } = {})
   }
   let res;
   try {
-    res = await fetch(href, { signal, credentials: 'same-origin' });
+    // With our own Cache API copy to come, the HTTP cache's would be a second one, and writing it costs:
+    // 47 MB fetched into a fresh Chromium profile took 443 ms with it, 321 ms with 'no-store' (issue 13).
+    res = await fetch(href, { signal, credentials: 'same-origin', ...(store ? { cache: 'no-store' } : {}) });
   } catch (e) {
     fail(`cannot fetch ${url}: ${oneLine(e)}`);
   }

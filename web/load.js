@@ -86,21 +86,27 @@ export async function fetchBytes(url, { onProgress, cache = true, signal } = {})
   }
   if (!res.ok) fail(`cannot fetch ${url}: HTTP ${res.status}`);
   for (const k of ['ETag', 'Last-Modified', 'Content-Length']) if (res.headers.get(k)) validators[`X-Origin-${k}`] = res.headers.get(k);
-  const total = Number(res.headers.get('Content-Length')) || 0;
-  const parts = [];
-  let loaded = 0;
+  // A compressed response's Content-Length counts the compressed bytes, not the ones the body yields.
+  const enc = (res.headers.get('Content-Encoding') || 'identity').toLowerCase();
+  const total = enc === 'identity' ? Number(res.headers.get('Content-Length')) || 0 : 0;
+  // Each chunk goes straight into one buffer of the announced size while the rest downloads (no list of
+  // chunks concatenated at the end: that copy of the whole file came after the last byte).
+  let out = new Uint8Array(total || 1 << 20), loaded = 0;
   const reader = res.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    parts.push(value);
+    if (loaded + value.byteLength > out.length) { // no length announced, or more than it said
+      const bigger = new Uint8Array(Math.max(out.length * 2, loaded + value.byteLength));
+      bigger.set(out.subarray(0, loaded));
+      out = bigger;
+    }
+    out.set(value, loaded);
     loaded += value.byteLength;
     onProgress?.(loaded, total, false);
   }
   if (total && loaded !== total) fail(`${url}: download cut short (${loaded} of ${total} bytes)`);
-  const out = new Uint8Array(loaded);
-  let p = 0;
-  for (const part of parts) { out.set(part, p); p += part.byteLength; }
+  if (loaded !== out.length) out = out.slice(0, loaded);
   if (store) {
     store.put(href, new Response(out, { headers: { 'Content-Type': 'application/octet-stream', ...validators } }))
       .catch(() => {}); // quota exceeded and the like: the next load fetches again, that is all

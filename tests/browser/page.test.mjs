@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import zlib from 'node:zlib';
 import * as h from './helpers.mjs';
 
 let site, srv, browser, log, page, base;
@@ -151,6 +152,18 @@ test('a reload takes the weights from the Cache API, not the network', { timeout
   fs.utimesSync(f, t, t);
   await openWithModel();
   assert.equal(weightsFetched(), before + 1, 'a changed file must be fetched again');
+});
+
+test('a model served gzip-encoded (its Content-Length counting the compressed bytes) loads and explains like the file', { timeout: T }, async () => {
+  fs.mkdirSync(path.join(site.dir, 'models', 'gz'));
+  fs.writeFileSync(path.join(site.dir, 'models', 'gz', 'seeded.safetensors.gz'), zlib.gzipSync(fs.readFileSync(site.st), { level: 1 }));
+  const head = await fetch(base + 'models/gz/seeded.safetensors', { method: 'HEAD', headers: { 'Accept-Encoding': 'gzip' } });
+  assert.equal(head.headers.get('content-encoding'), 'gzip', 'scripts/serve sends the .gz');
+  assert.ok(Number(head.headers.get('content-length')) < fs.statSync(site.st).size);
+  await openWithModel('index.html?model=models/gz/seeded.safetensors&labels=models/test/labels.txt');
+  assert.ok(log.some((r) => r.url.endsWith('/models/gz/seeded.safetensors') && r.method === 'GET'));
+  await pickImage(h.BOTH);
+  await assertMatchesCli(h.BOTH, {});
 });
 
 test('download buttons give the overlay and the three-panel PNG (with its legend)', { timeout: T }, async () => {

@@ -17,13 +17,16 @@ conftest.inputs: neither side resizes.
 Gradients (dScore/dA, guided backprop) are compared with close_but_for_ties: these deep seeded networks
 have ReLU inputs within float32 rounding of 0 (and maxpool inputs within rounding of each other), and where
 one lands on the other side the gradient differs by up to a few % of its max around that one position (see
-its docstring); PyTorch in float32 does it too, against itself in float64. CAMs (channel means of the
-gradient) and logits are compared element by element.
+its docstring); PyTorch in float32 does it too, against itself in float64. Where PyTorch's float32 lands
+on the other side of more ties than the check allows (it depends on the CPU's kernels: seen on AVX-512,
+resnet50 layer2.0), the gradient is checked against the same network in float64 instead. CAMs (channel
+means of the gradient) and logits are compared element by element.
 
 Errors are printed (`pytest -s`). Run with Debian's interpreter:
   time /usr/bin/python3 -m pytest -q tests/test_family_torch.py
 """
 import contextlib
+import copy
 import importlib.machinery
 import importlib.util
 import json
@@ -98,6 +101,17 @@ def close_but_for_ties(tag, ours, ref, channel_axis):
     assert rel <= TOL_GRAD and off <= max(2, per_pos.size // 100), (rel, off)
 
 
+def reference64(family_model, inputs, arch, name="both"):
+    """{layer: gradient} of the same forward + backward as reference(), the model and input in float64."""
+    key = (arch, name, "f64")
+    if key not in _ref:
+        model, x, cls, _, _ = reference(family_model, inputs, arch, name)
+        m64 = copy.deepcopy(model).double()
+        _, grads, _ = R.capture(m64, x.double(), LAYERS[arch], "gradcam", cls)
+        _ref[key] = dict(zip(LAYERS[arch], grads))
+    return _ref[key]
+
+
 # ---- forward --------------------------------------------------------------------------------------------
 
 # With test_fullgrad, the slowest tests of the module, because they come first: each makes its
@@ -140,7 +154,13 @@ def test_gradient_and_cam_match_torch(family_model, inputs, tmp_path, arch, laye
     cam = np.load(cam_p)
     cerr = float(np.abs(cam - cam_ref).max())
     print(f"{tag}: cam max err {cerr:.1e}")
-    close_but_for_ties(f"{tag} grad", grad, g, 0)
+    try:
+        close_but_for_ties(f"{tag} grad", grad, g, 0)
+    except AssertionError:
+        # PyTorch's float32 landed on the other side of more ties than the check allows (seen on an AVX-512
+        # machine: resnet50 layer2.0, 11 of 784 positions; its float32 against its own float64 differs at the
+        # same 11): the same network in float64 says which side is right.
+        close_but_for_ties(f"{tag} grad vs torch float64", grad, reference64(family_model, inputs, arch)[layer], 0)
     assert cam.shape == (224, 224) and cerr <= TOL_CAM
 
 

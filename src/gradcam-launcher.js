@@ -39,6 +39,23 @@ if (want === 'relaxed' && !relaxed) {
 }
 const f = files(relaxed, mt);
 if (!built(f)) { console.error(`gradcam: no ${path.basename(f.glue)} + web/${path.basename(f.wasm)} in ${here} (scripts/build makes them)`); process.exit(2); }
+// Standard output and error must not lose bytes. The threaded engine's worker threads make Node pipe their
+// stdio through process.stdout/stderr, which switches fds 1 and 2 to non-blocking; the glue writes them with
+// fs.writeSync, so a pipe whose reader is slower (`gradcam ... --json | consumer`) gave EAGAIN, and C's stdio
+// dropped that buffer and went on: 51 KB of 464 KB arrived, exit status 0. Here such a write waits for the
+// reader (1 ms at a time) and tries again; every other fd and error is as before.
+const writeSync = fs.writeSync;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+fs.writeSync = function (fd, ...rest) {
+  for (;;) {
+    try {
+      return writeSync.call(fs, fd, ...rest);
+    } catch (e) {
+      if (e.code !== 'EAGAIN' || (fd !== 1 && fd !== 2)) throw e;
+      Atomics.wait(nap, 0, 0, 1);
+    }
+  }
+};
 const createGradcam = require(f.glue);
 createGradcam({
   arguments: ['--home', path.join(here, 'web'), ...args],

@@ -55,9 +55,9 @@ try {
   window.result = { first: performance.now(), ready, engine: gc.engine, top: r.top[0].index, startup: gc.startup };
 } catch (e) { window.result = { error: String(e.message || e) }; }`;
 builds.forEach((b, i) => { // each build in its own folder bN/, with its own copy of the models
-  for (const f of ['gradcam.js', 'load.js', 'worker.js', 'pth.js', 'gradcam-engine.js', 'gradcam-engine.wasm', 'gradcam-engine-mt.js',
-    'gradcam-engine-mt.wasm', 'gradcam-engine-mt.worker.js', 'gradcam-engine-relaxed.js', 'gradcam-engine-relaxed.wasm',
-    'gradcam-engine-relaxed-mt.js', 'gradcam-engine-relaxed-mt.wasm', 'gradcam-engine-relaxed-mt.worker.js', 'models/shapes/resnet18-shapes.safetensors', 'models/shapes/labels.txt']) {
+  // every engine the build has (SIMD, relaxed; single, threaded): the page picks among them as a site's would
+  const engines = fs.readdirSync(path.join(b, 'web')).filter((f) => f.startsWith('gradcam-engine'));
+  for (const f of ['gradcam.js', 'load.js', 'worker.js', 'pth.js', ...engines, 'models/shapes/resnet18-shapes.safetensors', 'models/shapes/labels.txt']) {
     if (fs.existsSync(path.join(b, 'web', f))) copy(path.join(b, 'web', f), `b${i}/${f}`);
   }
   copy(path.join(models, 'seeded.safetensors'), `b${i}/models/seeded.safetensors`);

@@ -397,7 +397,7 @@ void gc_conv2d_backward_data(const float *dy, int oh, int ow, int oc,
 typedef struct {
   const float *dy, *x;
   float *dx;
-  int oh, ow, h, w, c, k, s, p, band; /* band: input rows per task */
+  int oh, ow, h, w, c, k, s, p, relu, band; /* band: input rows per task */
 } pool_job;
 
 /* One band of input rows [ya, yb) of dx: zeroed, then every window that overlaps it (oy, ox ascending,
@@ -437,20 +437,20 @@ static void pool_band(void *ctx, size_t thread, size_t band) {
             }
           }
         const float *g = j->dy + ((size_t)oy * j->ow + ox) * c + c0; /* [nc] */
-        for (int ch = 0; ch < nc; ch++)
-          if (at[ch] >= lo && at[ch] < hi) j->dx[(size_t)at[ch] * c + c0 + ch] += g[ch];
+        for (int ch = 0; ch < nc; ch++) /* (relu: m[ch] is x at the argmax; NaN > 0 is false too) */
+          if (at[ch] >= lo && at[ch] < hi && (!j->relu || m[ch] > 0)) j->dx[(size_t)at[ch] * c + c0 + ch] += g[ch];
       }
     }
   }
 }
 
 void gc_maxpool2d_backward(const float *dy, int oh, int ow, const float *x, int h, int w, int c,
-                           int k, int s, int p, float *dx, const gc_parallel *par) {
+                           int k, int s, int p, int relu, float *dx, const gc_parallel *par) {
   const int threads = par && par->threads > 1 ? par->threads : 1;
   /* 4 bands per thread (pthreadpool balances them); one band, the plain scan, on one thread */
   int band = threads > 1 ? (h + 4 * threads - 1) / (4 * threads) : h;
   if (band < 1) band = 1;
-  pool_job j = {dy, x, dx, oh, ow, h, w, c, k, s, p, band};
+  pool_job j = {dy, x, dx, oh, ow, h, w, c, k, s, p, relu, band};
   gc_parallel_for(par, pool_band, &j, (size_t)((h + band - 1) / band));
 }
 

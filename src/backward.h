@@ -70,9 +70,12 @@ void gc_conv2d_backward_data_ref(const float *dy, int oh, int ow, int oc,
  * PyTorch's CPU rule: scan the window in row-major order and take a value if it is > the running
  * max or is NaN. So among equal maxima the FIRST wins, a NaN beats any number, and among several
  * NaNs the LAST wins. Requires p <= k/2 (as PyTorch), so no window is all padding. Bands of rows run
- * on par's threads; every element sums its windows in the same order: bit-identical for any count. */
+ * on par's threads; every element sums its windows in the same order: bit-identical for any count.
+ * relu: x is a ReLU's output and dx is wanted before that ReLU: a window whose max is not > 0 adds
+ * nothing, which is gc_relu_backward(dx, x) bit for bit, without its serial pass over dx (the stem's
+ * 112x112x64). */
 void gc_maxpool2d_backward(const float *dy, int oh, int ow, const float *x, int h, int w, int c,
-                           int k, int s, int p, float *dx, const gc_parallel *par);
+                           int k, int s, int p, int relu, float *dx, const gc_parallel *par);
 
 /* ReLU backward, in place: g[i] = y[i] > 0 ? g[i] : 0, y = the ReLU OUTPUT kept from the forward
  * (y > 0 exactly where the input was > 0, so this is the usual mask, with 0 at the kink). */

@@ -195,10 +195,13 @@ int gc_backward_to(gc_net *net, gc_grad *g, const float *dlogits, int layer, con
   }
   if (layer == GC_LAYER_MAXPOOL) DONE(net->maxpool, ((gc_tensor){net->maxpool.h, net->maxpool.w, 64, cur}));
   const gc_tensor *st = &net->stem;
-  gc_maxpool2d_backward(cur, net->maxpool.h, net->maxpool.w, net->stem_relu.data, st->h, st->w, 64, 3, 2, 1, nxt, par);
+  /* nxt = d relu output (the target) or, fused, d stem (post-BN): the plain ReLU mask in the pool's pass */
+  const int fuse = layer != GC_LAYER_RELU && !guided;
+  gc_maxpool2d_backward(cur, net->maxpool.h, net->maxpool.w, net->stem_relu.data, st->h, st->w, 64, 3, 2, 1, fuse, nxt,
+                        par);
   gc_prof_mark(&p, "maxpool", 0, 0);
   if (layer == GC_LAYER_RELU) DONE(net->stem_relu, ((gc_tensor){st->h, st->w, 64, nxt}));
-  relu_bw(nxt, net->stem_relu.data, numel(st));                /* nxt = d stem (post-BN) */
+  if (!fuse) relu_bw(nxt, net->stem_relu.data, numel(st));     /* nxt = d stem (post-BN) */
   BN_GRAD(&m->conv1, st, nxt);
   gc_prof_mark(&p, "relu", 0, 0);
   if (layer == GC_LAYER_CONV1) {

@@ -31,6 +31,7 @@ typedef float vfu __attribute__((vector_size(16), aligned(4), may_alias)); /* un
 #define NPOS 16   /* positions of a 4x4 transformed tile */
 #define TB_FWD 32 /* tiles per task, forward: 16 x 32 x C floats of transformed input stay in L2 */
 #define TB_BWD 64 /* backward: larger, as each task re-packs the weight panels it uses */
+#define PG 8      /* backward: weight panels re-packed together (K x 64 floats of scratch) */
 
 static int tmin(int a, int b) { return a < b ? a : b; }
 static int tmax(int a, int b) { return a > b ? a : b; }
@@ -182,7 +183,7 @@ static plan make_plan(const gc_wino *k, int h, int w, int threads, int backward)
   while (threads > 1 && p.nb * p.nc < 2 * threads && n % (p.nc * 16) == 0 && n / (p.nc * 2) >= 32) p.nc *= 2;
   p.cc = n / p.nc;
   const size_t tiles = (size_t)NPOS * p.tb;
-  p.per_thread = backward ? tiles * k->oc + tiles * p.cc + (size_t)k->oc * 8 : tiles * k->ic + tiles * p.cc;
+  p.per_thread = backward ? tiles * k->oc + tiles * p.cc + (size_t)k->oc * 8 * PG : tiles * k->ic + tiles * p.cc;
   p.per_thread = (p.per_thread + 15) & ~(size_t)15;
   p.shared = backward ? ((size_t)p.T * NPOS * k->ic + 15) & ~(size_t)15 : 0;
   return p;
@@ -316,15 +317,21 @@ static void bwd_task(void *ctx, size_t thread, size_t i) {
   for (int t = 0; t < nt; t++) grad_tile(g->dy, p->h, p->w, K, (t0 + t) / p->tw, (t0 + t) % p->tw, dM + (size_t)t * K,
                                          (size_t)nt * K);
   for (int q = 0; q < NPOS; q++)
-    for (int cb = c0 / 8; cb < (c0 + p->cc) / 8; cb++) {
-      /* panel [K][8] = U[q]ᵀ restricted to channels cb*8 .. +8: gemm_4x8's B for dV = dM Uᵀ. (A dot-product
-       * kernel reading U in place, with no copy, was tried: slower on layer1-3, on layer4 from 20%
-       * slower to 12% faster from run to run. The copy is one read of U per task.) */
+    for (int g0 = c0 / 8; g0 < (c0 + p->cc) / 8; g0 += PG) {
+      /* panel j [K][8] = U[q]ᵀ restricted to channels (g0 + j)*8 .. +8: gemm_4x8's B for dV = dM Uᵀ,
+       * PG panels at a time so that U is read in runs of PG*64 floats: one panel at a time read 256 B
+       * every 16 KB (on layer4), which kept 2 threads waiting on L3 (the pass scaled 1.4-1.6x). (A
+       * dot-product kernel reading U in place, with no copy, was tried: slower on layer1-3, on layer4
+       * from 20% slower to 12% faster from run to run. The copy is one read of U per task.) */
+      const int ng = tmin(PG, (c0 + p->cc) / 8 - g0);
       for (int kb = 0; kb < K / 8; kb++)
-        transpose_8x8(g->k->u + (((size_t)q * (K / 8) + kb) * C + cb * 8) * 8, 8, panel + (size_t)kb * 64, 8);
-      for (int r = 0; r < nt; r += 4)
-        gemm_4x8(tmin(4, nt - r), K, dM + ((size_t)q * nt + r) * K, K, panel,
-                 dV + ((size_t)q * nt + r) * p->cc + (cb * 8 - c0), p->cc);
+        for (int j = 0; j < ng; j++)
+          transpose_8x8(g->k->u + (((size_t)q * (K / 8) + kb) * C + (g0 + j) * 8) * 8, 8,
+                        panel + (size_t)j * K * 8 + (size_t)kb * 64, 8);
+      for (int j = 0; j < ng; j++)
+        for (int r = 0; r < nt; r += 4)
+          gemm_4x8(tmin(4, nt - r), K, dM + ((size_t)q * nt + r) * K, K, panel + (size_t)j * K * 8,
+                   dV + ((size_t)q * nt + r) * p->cc + ((g0 + j) * 8 - c0), p->cc);
     }
   const size_t ps = (size_t)nt * p->cc;
   for (int t = 0; t < nt; t++) {

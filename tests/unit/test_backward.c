@@ -123,12 +123,12 @@ static double pool_loss(const double *x, const void *vc) {
 
 /* The max pool backward in bands on 2, 3 and 7 fake threads equals the one-band scan bit for bit. */
 static int maxpool_bands_same(const float *dy, int oh, int ow, const float *x, int h, int w, int c, int k, int s,
-                              int p, const float *want) {
+                              int p, int relu, const float *want) {
   float *dx = malloc((size_t)h * w * c * sizeof *dx);
   int same = 1;
   for (int t = 2; t <= 7; t += t == 3 ? 4 : 1) {
     const gc_parallel par = FAKE_POOL(t);
-    gc_maxpool2d_backward(dy, oh, ow, x, h, w, c, k, s, p, dx, &par);
+    gc_maxpool2d_backward(dy, oh, ow, x, h, w, c, k, s, p, relu, dx, &par);
     same &= !memcmp(dx, want, (size_t)h * w * c * sizeof *dx);
   }
   free(dx);
@@ -150,11 +150,25 @@ static void test_maxpool_fd(int h, int w, int c, int k, int s, int p) {
   float *dy = rand_f(ny, &dyd);
   const pool_ctx t = {h, w, c, k, s, p, dyd, y};
   fd_grad(pool_loss, &t, xd, nx, g);
-  gc_maxpool2d_backward(dy, oh, ow, x, h, w, c, k, s, p, dx, NULL);
+  gc_maxpool2d_backward(dy, oh, ow, x, h, w, c, k, s, p, 0, dx, NULL);
   const double e = rel_err(dx, g, nx);
   CHECK(e < 1e-4, "maxpool fd %dx%d/%d pad %d, %dx%dx%d: rel err %.1e", k, k, s, p, h, w, c, e);
-  CHECK(maxpool_bands_same(dy, oh, ow, x, h, w, c, k, s, p, dx), "maxpool %dx%d/%d pad %d, %dx%dx%d: bands differ",
+  CHECK(maxpool_bands_same(dy, oh, ow, x, h, w, c, k, s, p, 0, dx), "maxpool %dx%d/%d pad %d, %dx%dx%d: bands differ",
         k, k, s, p, h, w, c);
+  /* the fused ReLU mask = the pass, then gc_relu_backward; x as a ReLU's output, 80% of it 0 so that
+   * some windows hold only zeros */
+  const float cut = -1.0f + 0.8f * (float)nx / 64.0f;
+  for (size_t i = 0; i < nx; i++) x[i] = x[i] > cut ? x[i] - cut : 0;
+  float *fused = malloc(nx * sizeof *fused);
+  gc_maxpool2d_backward(dy, oh, ow, x, h, w, c, k, s, p, 0, dx, NULL);
+  size_t masked = 0; /* gradient the mask removes: windows whose max is 0 (so the test can fail) */
+  for (size_t i = 0; i < nx; i++) masked += x[i] <= 0 && dx[i] != 0;
+  gc_relu_backward(dx, x, nx);
+  gc_maxpool2d_backward(dy, oh, ow, x, h, w, c, k, s, p, 1, fused, NULL);
+  CHECK(!memcmp(fused, dx, nx * sizeof *dx) && masked > 0, "maxpool %dx%d/%d pad %d: fused relu mask differs", k, k, s, p);
+  CHECK(maxpool_bands_same(dy, oh, ow, x, h, w, c, k, s, p, 1, dx), "maxpool %dx%d/%d pad %d, %dx%dx%d: fused bands differ",
+        k, k, s, p, h, w, c);
+  free(fused);
   free(x), free(dx), free(xd), free(dyd), free(g), free(y), free(dy);
 }
 
@@ -237,18 +251,18 @@ static void test_maxpool_ties(void) {
         const int y0 = oy * S - P < 0 ? 0 : oy * S - P, x0 = ox * S - P < 0 ? 0 : ox * S - P;
         want[(y0 * W + x0) * C + ch] += dy[(oy * OW + ox) * C + ch];
       }
-  gc_maxpool2d_backward(dy, OH, OW, x, H, W, C, K, S, P, dx, NULL);
+  gc_maxpool2d_backward(dy, OH, OW, x, H, W, C, K, S, P, 0, dx, NULL);
   int same = 1;
   for (int i = 0; i < H * W * C; i++) same &= dx[i] == want[i];
   CHECK(same, "maxpool ties: constant input, the first pixel of each window gets the gradient");
-  CHECK(maxpool_bands_same(dy, OH, OW, x, H, W, C, K, S, P, dx), "maxpool ties: bands differ");
+  CHECK(maxpool_bands_same(dy, OH, OW, x, H, W, C, K, S, P, 0, dx), "maxpool ties: bands differ");
 
   /* 5x5x1, 3x3/2 pad 1, NaN at (1,1) and (2,2): windows (0,0), (0,1), (1,0) hold only the first,
    * window (1,1) holds both and PyTorch picks the later one in scan order. */
   float xn[25], dxn[25], g[9] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
   for (int i = 0; i < 25; i++) xn[i] = (float)i;
   xn[1 * 5 + 1] = NAN, xn[2 * 5 + 2] = NAN;
-  gc_maxpool2d_backward(g, 3, 3, xn, 5, 5, 1, 3, 2, 1, dxn, NULL);
+  gc_maxpool2d_backward(g, 3, 3, xn, 5, 5, 1, 3, 2, 1, 0, dxn, NULL);
   CHECK(dxn[6] == 1 + 2 + 8 && dxn[12] == 16 && dxn[24] == 256,
         "maxpool NaN: NaN beats numbers, last NaN of a window wins (dx = %g, %g, %g)", dxn[6],
         dxn[12], dxn[24]);

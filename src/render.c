@@ -4,8 +4,8 @@
 #include "colormaps.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------------------------------------
@@ -184,22 +184,38 @@ static float cv_lerp(float a, float b, float f) {
   return pa + pb;
 }
 
+/* Each output pixel is lerp(top, bottom) of two horizontal lerps that depend only on its source row
+ * and its column: those are made once per source row (h x ow, not oh x ow), so a 7x7 layer4 map
+ * blown up to 224x224 costs one lerp per pixel. Same products, same order: the same floats. */
 void gc_cam_resize(const float *cam, int h, int w, float *out, int oh, int ow) {
   if (oh == h && ow == w) { /* cv2.resize copies when the size does not change */
     memcpy(out, cam, (size_t)h * w * sizeof *out);
     return;
   }
   double sx = 1.0 / ((double)ow / w), sy = 1.0 / ((double)oh / h);
+  float *hr = malloc((size_t)h * ow * sizeof *hr); /* [h][ow]: every source row resized horizontally */
+  if (!hr) { /* (then per pixel, as before) */
+    for (int y = 0; y < oh; y++) {
+      cv_tap ty = cv_linear_tap(y, sy, h, 0);
+      const float *r0 = cam + (size_t)ty.i0 * w, *r1 = cam + (size_t)ty.i1 * w;
+      for (int x = 0; x < ow; x++) {
+        cv_tap tx = cv_linear_tap(x, sx, w, 1);
+        out[(size_t)y * ow + x] = cv_lerp(cv_lerp(r0[tx.i0], r0[tx.i1], tx.f), cv_lerp(r1[tx.i0], r1[tx.i1], tx.f), ty.f);
+      }
+    }
+    return;
+  }
+  for (int x = 0; x < ow; x++) {
+    cv_tap tx = cv_linear_tap(x, sx, w, 1);
+    for (int r = 0; r < h; r++) hr[(size_t)r * ow + x] = cv_lerp(cam[(size_t)r * w + tx.i0], cam[(size_t)r * w + tx.i1], tx.f);
+  }
   for (int y = 0; y < oh; y++) {
     cv_tap ty = cv_linear_tap(y, sy, h, 0);
-    const float *r0 = cam + (size_t)ty.i0 * w, *r1 = cam + (size_t)ty.i1 * w;
-    for (int x = 0; x < ow; x++) {
-      cv_tap tx = cv_linear_tap(x, sx, w, 1);
-      float top = cv_lerp(r0[tx.i0], r0[tx.i1], tx.f);
-      float bottom = cv_lerp(r1[tx.i0], r1[tx.i1], tx.f);
-      out[(size_t)y * ow + x] = cv_lerp(top, bottom, ty.f);
-    }
+    const float *top = hr + (size_t)ty.i0 * ow, *bottom = hr + (size_t)ty.i1 * ow;
+    float *o = out + (size_t)y * ow;
+    for (int x = 0; x < ow; x++) o[x] = cv_lerp(top[x], bottom[x], ty.f);
   }
+  free(hr);
 }
 
 /* cv2.resize INTER_NEAREST: source index floor(d * (1 / (out / in))) in double, capped at in - 1
@@ -255,59 +271,80 @@ void gc_render_heatmap(const float *mask, int w, int h, uint8_t *out, int channe
   heatmap_into(mask, w, h, gc_jet_lut, out, (size_t)w * channels, channels);
 }
 
-/* u8 / 255.0f for every byte value: the same float32 quotients numpy forms, looked up instead of
- * divided per channel per pixel (the colormap's are made per call: 768 divisions). */
-static float unit_lut[256];
-static pthread_once_t unit_lut_once = PTHREAD_ONCE_INIT;
-static void unit_lut_fill(void) { for (int i = 0; i < 256; i++) unit_lut[i] = (float)i / 255.0f; }
+/* show_cam_on_image's blend of one channel, (1 - image_weight) * heat + image_weight * img before the
+ * max division, is x + y with x = hw * (lut byte / 255.0f), y = iw * (image byte / 255.0f) (grey: iw *
+ * Captum's np.mean over RGB / 255, a function of the RGB sum), each product float32 as numpy forms
+ * them: tables of x per colormap entry and of y per byte (or sum), made per call. */
+typedef struct {
+  float x[256][3];   /* per colormap entry                            */
+  float y[766];      /* per image byte 0..255, or (grey) RGB sum 0..765 */
+} blend_tables;
 
-/* The image's pixel as show_cam_on_image sees it: its RGB, or (grey) Captum's np.mean over RGB for all
- * three, in float32 units of 1/255. */
-static void base_pixel(const uint8_t *px, int grey, float v[3]) {
-  if (grey) {
-    const float g = ((float)px[0] + (float)px[1] + (float)px[2]) / 3.0f / 255.0f;
-    v[0] = v[1] = v[2] = g;
-  } else {
-    for (int c = 0; c < 3; c++) v[c] = unit_lut[px[c]];
-  }
+static void blend_tables_make(blend_tables *t, lut_t lut, int grey, double image_weight) {
+  const float iw = (float)image_weight, hw = (float)(1.0 - image_weight); /* Python double -> float32 */
+  for (int i = 0; i < 256; i++)
+    for (int c = 0; c < 3; c++) t->x[i][c] = hw * ((float)lut[i][c] / 255.0f);
+  for (int v = 0; v < (grey ? 766 : 256); v++) t->y[v] = iw * (grey ? (float)v / 3.0f / 255.0f : (float)v / 255.0f);
 }
 
-/* One pixel of (1 - image_weight) * heatmap + image_weight * img, before the max division. */
-static void blend(float m, const uint8_t *px, const float (*heat_lut)[3], int grey, float hw, float iw, float v[3]) {
-  const float *heat = heat_lut[heat_index(m)];
-  float b[3];
-  base_pixel(px, grey, b);
-  for (int c = 0; c < 3; c++) {
-    float x = hw * heat[c];
-    float y = iw * b[c];
-    v[c] = x + y;
-  }
-}
-
-/* Two passes over the image (max, then scale) recomputing the blend, rather than a float buffer. */
+/* Two passes over the image: np.max of the blend, then each channel's np.uint8(255 * (blend / max)). */
 static void overlay_into(const gc_image *img, const float *mask, lut_t lut, int grey, double image_weight, uint8_t *dst,
                          size_t stride, int channels) {
-  float iw = (float)image_weight, hw = (float)(1.0 - image_weight); /* Python double -> float32 */
-  float heat_lut[256][3];
-  pthread_once(&unit_lut_once, unit_lut_fill);
-  for (int i = 0; i < 256; i++)
-    for (int c = 0; c < 3; c++) heat_lut[i][c] = (float)lut[i][c] / 255.0f;
-  size_t n = (size_t)img->w * img->h;
-  float mx = 0.0f, v[3];
+  blend_tables t;
+  blend_tables_make(&t, lut, grey, image_weight);
+  const size_t n = (size_t)img->w * img->h;
+  /* The max: a channel's blend rises with the image's byte (grey: the RGB sum) for a given colormap
+   * entry, and float rounding keeps that order, so it is the largest over the entries in use of the
+   * blend of their brightest pixel: a byte compare per pixel, then 768 blends. */
+  int top[256][3]; /* per colormap entry: its pixels' largest byte per channel (grey: sum in [0]); -1 unused */
+  memset(top, 0xff, sizeof top);
   for (size_t i = 0; i < n; i++) {
-    blend(mask[i], img->rgb + 3 * i, (const float(*)[3])heat_lut, grey, hw, iw, v);
-    for (int c = 0; c < 3; c++) mx = v[c] > mx ? v[c] : mx;
-  }
-  /* mx > 0 unless image_weight == 1 and the image is black, where numpy computes 0/0 and its
-   * NaN -> uint8 conversion gives 0 on the platforms we compare with. */
-  for (int y = 0; y < img->h; y++)
-    for (int x = 0; x < img->w; x++) {
-      size_t i = (size_t)y * img->w + x;
-      uint8_t rgb[3];
-      blend(mask[i], img->rgb + 3 * i, (const float(*)[3])heat_lut, grey, hw, iw, v);
-      for (int c = 0; c < 3; c++) rgb[c] = (uint8_t)(mx > 0.0f ? 255.0f * (v[c] / mx) : 0.0f);
-      put_pixel(dst + y * stride + (size_t)x * channels, rgb, channels);
+    const uint8_t *px = img->rgb + 3 * i;
+    int *tk = top[heat_index(mask[i])];
+    if (grey) {
+      const int sum = px[0] + px[1] + px[2];
+      if (sum > tk[0]) tk[0] = sum;
+    } else {
+      for (int c = 0; c < 3; c++) if (px[c] > tk[c]) tk[c] = px[c];
     }
+  }
+  float mx = 0.0f;
+  for (int k = 0; k < 256; k++)
+    for (int c = 0; top[k][0] >= 0 && c < 3; c++) {
+      const float v = t.x[k][c] + t.y[top[k][grey ? 0 : c]];
+      mx = v > mx ? v : mx;
+    }
+  /* mx > 0 unless image_weight == 1 and the image is black, where numpy computes 0/0 and its
+   * NaN -> uint8 conversion gives 0 on the platforms we compare with. A row's blends go through a
+   * buffer so that the divisions run as SIMD (the division must stay: it is what numpy rounds). */
+  float *row = malloc((size_t)img->w * 3 * sizeof *row);
+  for (int y = 0; y < img->h; y++) {
+    const size_t i0 = (size_t)y * img->w;
+    uint8_t *o = dst + y * stride;
+    for (int x = 0; x < img->w; x++) {
+      const uint8_t *px = img->rgb + 3 * (i0 + x);
+      const float *hx = t.x[heat_index(mask[i0 + x])];
+      float v[3];
+      for (int c = 0; c < 3; c++) v[c] = hx[c] + t.y[grey ? px[0] + px[1] + px[2] : px[c]];
+      if (row) {
+        for (int c = 0; c < 3; c++) row[3 * x + c] = v[c];
+      } else { /* out of memory for the row: per pixel */
+        uint8_t rgb[3];
+        for (int c = 0; c < 3; c++) rgb[c] = (uint8_t)(mx > 0.0f ? 255.0f * (v[c] / mx) : 0.0f);
+        put_pixel(o + (size_t)x * channels, rgb, channels);
+      }
+    }
+    if (!row) continue;
+    if (mx > 0.0f)
+      for (int j = 0; j < 3 * img->w; j++) row[j] = 255.0f * (row[j] / mx);
+    else
+      memset(row, 0, (size_t)img->w * 3 * sizeof *row);
+    for (int x = 0; x < img->w; x++) {
+      const uint8_t rgb[3] = {(uint8_t)row[3 * x], (uint8_t)row[3 * x + 1], (uint8_t)row[3 * x + 2]};
+      put_pixel(o + (size_t)x * channels, rgb, channels);
+    }
+  }
+  free(row);
 }
 
 int gc_render_overlay(const gc_image *img, const float *mask, double image_weight, uint8_t *out,

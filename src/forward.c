@@ -8,8 +8,10 @@
  * Bottleneck: h1 = relu(conv1(in)) (1x1); h2 = relu(conv2(h1)) (3x3, the stride);
  *             out = relu(conv3(h2) + (down ? down(in) : in)) (1x1).
  * Every 3x3 stride-1 conv runs as Winograd (winograd.h); a BasicBlock's conv2 with the residual add and
- * ReLU in its output transform. The stride-2 3x3s, the 1x1 convs (downsamples, a Bottleneck's conv1 and
- * conv3: plain GEMMs, XNNPACK's strength), the stem, the pools and fc are XNNPACK operators. The stem
+ * ReLU in its output transform. A stride-2 3x3 or downsample with 2 MB of weights or more runs as our
+ * im2col GEMM (dconv.h; use_dconv says why). The other stride-2 3x3s, the 1x1 convs (downsamples, a
+ * Bottleneck's conv1 and conv3: plain GEMMs, XNNPACK's strength), the stem, the pools and fc are XNNPACK
+ * operators. The stem
  * conv keeps its pre-ReLU output because Grad-CAM's `conv1` target needs it (a torchvision hook on
  * model.conv1 sees the value before bn1 and relu).
  */
@@ -113,6 +115,17 @@ static gc_conv *slot_conv(gc_block *k, int slot) {
   return c->oc ? c : NULL;
 }
 
+/* Our im2col GEMM (dconv.h) where XNNPACK would stream the weights from memory once per few output rows:
+ * weights of 2 MB or more (ResNet-18's layer4.0.conv1, 4.7 MB: 3.39 -> 2.60 ms at 1 thread, 1.97 -> 1.44 at
+ * 2). Not the smaller ones: no faster (layer3.0.conv1, 1.2 MB, and layer2.0's: the same time; the 1x1
+ * downsamples), and a changed rounding is a risk taken only for a gain: on the seeded test net it
+ * flipped a ReLU of layer3.0.conv1's near 0 (the relaxed engine; layer2's gradient 6e-3 off PyTorch's).
+ * Nor the stem (7x7 over 3 channels: its im2col costs more than it saves, 5.3 -> 7.3 ms), nor a
+ * stride-1 1x1 (a plain GEMM, XNNPACK's strength). bench/profile.js, 2026-12-02. */
+static int use_dconv(const gc_conv *c) {
+  return gc_dconv_supported(c) && (c->kh > 1 || c->stride > 1) && (size_t)c->oc * c->kh * c->kw * c->ic >= (1u << 19);
+}
+
 /* The weight-bearing operators are independent: one task each (the stem, then per block its four slots),
  * so a pool makes the Winograd transforms and the XNNPACK convolutions (weight packing) side by side. A
  * task runs on one thread: a pool loop nested in a pool task would not run in parallel. */
@@ -131,6 +144,8 @@ static void make_task(void *ctx, size_t thread, size_t i) {
   const int relu = slot == GC_SLOT_CONV1 || (slot == GC_SLOT_CONV2 && m->bottleneck);
   if (slot <= GC_SLOT_CONV2 && gc_wino_supported(c))
     j->rc[i] = make_wino(&net->wino[b][slot], c);
+  else if (use_dconv(c))
+    j->rc[i] = gc_dconv_init(&net->dc[b][slot], c, relu);
   else
     j->rc[i] = make_conv(c, relu ? 0.0f : -INFINITY, &net->op[b][slot]);
 }
@@ -169,6 +184,7 @@ void gc_net_destroy(gc_net *net) {
   for (int b = 0; b < GC_MAX_BLOCKS; b++) {
     for (int j = 0; j < GC_SLOTS; j++) if (net->op[b][j]) xnn_delete_operator(net->op[b][j]);
     gc_wino_free(&net->wino[b][0]); gc_wino_free(&net->wino[b][1]);
+    for (int j = 0; j < GC_SLOTS; j++) gc_dconv_free(&net->dc[b][j]);
   }
   free(net->wscratch); free(net->arena); free(net->workspace); free(net->logits);
   memset(net, 0, sizeof *net);
@@ -256,10 +272,16 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
         const size_t n = gc_wino_scratch(&net->wino[b][j], o->h, o->w, net->par.threads);
         if (n > wn) wn = n;
       }
+    for (int j = 0; j < GC_SLOTS; j++)
+      if (net->dc[b][j].p) {
+        const size_t n = gc_dconv_scratch(&net->dc[b][j], ins[j]->h, ins[j]->w, net->par.threads);
+        if (n > wn) wn = n;
+      }
   }
+
   free(net->wscratch);
   net->wscratch = wn ? aligned_alloc(64, ((wn * sizeof(float)) + 63) & ~(size_t)63) : NULL;
-  if (wn && !net->wscratch) return ERR("out of memory for the Winograd scratch");
+  if (wn && !net->wscratch) return ERR("out of memory for the convolutions' scratch");
   /* Global average pool = an average pool whose window is the whole layer4 map, so the operator is
    * re-created per shape (it holds no weights). XNNPACK's mean reduce is not used: in this version its
    * discontiguous (NHWC, over H and W) path calls a null microkernel on wasm. */
@@ -331,15 +353,19 @@ static void add_relu(gc_net *net, float *out, const float *add, size_t n) {
   gc_parallel_for(&net->par, add_relu_task, &j, (n + ADD_RELU_CHUNK - 1) / ADD_RELU_CHUNK);
 }
 
-/* Slot j of block b: XNNPACK's operator or the Winograd kernel (add, relu: fused into its output). */
+/* Slot j of block b: XNNPACK's operator (its input and output set at reshape), our im2col GEMM, or the
+ * Winograd kernel (add, relu: fused into its output; the others leave them to the caller). */
 static int conv_slot(gc_net *net, gc_prof *p, int b, int j, const gc_tensor *in, const float *add, float *out,
                      const char *fmt) {
   const gc_block *k = &net->model->blocks[b];
   if (net->op[b][j]) return run(net, p, net->op[b][j], fmt, k);
-  gc_wino_forward(&net->wino[b][j], in->data, in->h, in->w, add, 1, out, net->wscratch, &net->par);
+  if (net->dc[b][j].p) gc_dconv_forward(&net->dc[b][j], in->data, in->h, in->w, out, net->wscratch, &net->par);
+  else gc_wino_forward(&net->wino[b][j], in->data, in->h, in->w, add, 1, out, net->wscratch, &net->par);
   gc_prof_mark(p, fmt, k->stage, k->index);
   return 1;
 }
+static int has_slot(const gc_net *net, int b, int j) { return net->op[b][j] || net->dc[b][j].p || (j < 2 && net->wino[b][j].u); }
+
 
 int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen) {
   const gc_model *m = net->model;
@@ -352,17 +378,18 @@ int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen) 
             (first_block < 0 && !run(net, &p, net->op_pool, "maxpool", NULL));
   for (int b = first_block < 0 ? 0 : first_block; b < m->n_blocks && !bad; b++) {
     gc_block_acts *a = &net->blk[b];
-    const float *shortcut = net->op[b][GC_SLOT_DOWN] ? net->d : a->in.data;
+    const int down = has_slot(net, b, GC_SLOT_DOWN);
+    const float *shortcut = down ? net->d : a->in.data;
     bad = !conv_slot(net, &p, b, GC_SLOT_CONV1, &a->in, NULL, a->h1.data, "layer%d.%d.conv1") ||
-          (net->op[b][GC_SLOT_DOWN] && !run(net, &p, net->op[b][GC_SLOT_DOWN], "layer%d.%d.downsample", &m->blocks[b]));
+          (down && !conv_slot(net, &p, b, GC_SLOT_DOWN, &a->in, NULL, net->d, "layer%d.%d.downsample"));
     if (bad) break;
     if (m->bottleneck) {
       bad = !conv_slot(net, &p, b, GC_SLOT_CONV2, &a->h1, NULL, a->h2.data, "layer%d.%d.conv2") ||
-            !run(net, &p, net->op[b][GC_SLOT_CONV3], "layer%d.%d.conv3", &m->blocks[b]);
+            !conv_slot(net, &p, b, GC_SLOT_CONV3, &a->h2, NULL, a->out.data, "layer%d.%d.conv3");
       add_relu(net, a->out.data, shortcut, numel(&a->out));
       gc_prof_mark(&p, "layer%d.%d.add+relu", m->blocks[b].stage, m->blocks[b].index);
-    } else if (net->op[b][GC_SLOT_CONV2]) { /* channel counts Winograd cannot take */
-      bad = !run(net, &p, net->op[b][GC_SLOT_CONV2], "layer%d.%d.conv2", &m->blocks[b]);
+    } else if (!net->wino[b][GC_SLOT_CONV2].u) { /* channel counts Winograd cannot take */
+      bad = !conv_slot(net, &p, b, GC_SLOT_CONV2, &a->h1, NULL, a->out.data, "layer%d.%d.conv2");
       add_relu(net, a->out.data, shortcut, numel(&a->out));
     } else { /* out = relu(conv2(h1) + shortcut) in one pass */
       conv_slot(net, &p, b, GC_SLOT_CONV2, &a->h1, shortcut, a->out.data, "layer%d.%d.conv2+add+relu");

@@ -15,6 +15,7 @@
 #define GC_FORWARD_H
 
 #include "model.h"
+#include "dconv.h"
 #include "winograd.h"
 
 struct xnn_operator;
@@ -29,7 +30,8 @@ typedef struct gc_block_acts {
   gc_tensor out;   /* relu(bn_last(conv_last(...)) + shortcut(in)): conv2 (Basic), conv3 (Bottleneck) */
 } gc_block_acts;
 
-/* A block's convolutions, each an XNNPACK operator or (3x3 stride 1) a Winograd kernel. */
+/* A block's convolutions, each a Winograd kernel (3x3 stride 1), our im2col GEMM (dconv.h), or an XNNPACK
+ * operator (a Bottleneck's stride-1 1x1s: plain GEMMs, XNNPACK's strength). */
 enum { GC_SLOT_CONV1, GC_SLOT_CONV2, GC_SLOT_CONV3, GC_SLOT_DOWN, GC_SLOTS };
 
 typedef struct gc_net {
@@ -47,10 +49,11 @@ typedef struct gc_net {
   float *logits;                   /* [num_classes]                                       */
   /* ---- private ---- */
   struct xnn_operator *op_stem, *op_relu, *op_pool, *op_gap, *op_fc;
-  struct xnn_operator *op[GC_MAX_BLOCKS][GC_SLOTS]; /* a block's conv by XNNPACK, or NULL (Winograd's, or none) */
-  gc_wino wino[GC_MAX_BLOCKS][2];  /* conv1, conv2 by F(2x2,3x3) (u NULL where XNNPACK's)              */
+  struct xnn_operator *op[GC_MAX_BLOCKS][GC_SLOTS]; /* a block's conv by XNNPACK, or NULL (ours, or none) */
+  gc_wino wino[GC_MAX_BLOCKS][2];  /* conv1, conv2 by F(2x2,3x3) (u NULL where not)                   */
+  gc_dconv dc[GC_MAX_BLOCKS][GC_SLOTS]; /* convs by im2col + GEMM (dconv.h; p NULL where not)          */
   gc_parallel par;                 /* pool as a parallel-for for the hand-written kernels */
-  float *wscratch;                 /* Winograd scratch for this shape and thread count */
+  float *wscratch;                 /* Winograd's and dconv's scratch for this shape and thread count */
   float *d;                        /* scratch: downsample output (largest block)                */
   void *workspace; size_t workspace_size;
   float *arena;                    /* one allocation for every activation of this shape */

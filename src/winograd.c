@@ -1,8 +1,7 @@
 /* winograd.c: F(2x2, 3x3) convolution, forward and data gradient (math and layout: winograd.h).
  *
- * The code is written once with GCC/clang vector extensions (4 x float): under Emscripten with
- * -msimd128 they compile to wasm SIMD, natively (the ASan/UBSan unit tests) to SSE, so the tested
- * code is the shipped code.
+ * The code is written once with GCC/clang vector extensions (4 x float, gemm.h, which also holds the
+ * GEMM micro-kernel).
  *
  * Work split: the output tiles (2x2 pixels each, row-major over the image) are cut into blocks of
  * at most TB tiles, and the channels the pass produces (K forward, C backward) into chunks; a task
@@ -11,17 +10,11 @@
  * data, so no barrier is needed inside a pass, and the result does not depend on the split.
  */
 #include "winograd.h"
-#include "simd_fma.h"
+#include "gemm.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef float vf __attribute__((vector_size(16)));
-typedef int vi __attribute__((vector_size(16)));
-typedef float vfu __attribute__((vector_size(16), aligned(4), may_alias)); /* unaligned access */
-#define LD(p) ((vf)(*(const vfu *)(p)))
-#define ST(p, v) (*(vfu *)(p) = (v))
-#define SPLAT(s) ((vf){(s), (s), (s), (s)})
 #if defined(__clang__)
 #define SHUF(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
 #else
@@ -132,33 +125,6 @@ static inline void a_1d(vf i0, vf i1, vf *o, int s) { /* A = (Aᵀ)ᵀ, 2 -> 4 *
 }
 
 /* ============================================================================================
- * GEMM micro-kernel: c[r][0..8) = sum_k a[r][k] * b[k][0..8) for r < rows <= 4
- * ============================================================================================
- * 8 accumulators, 2 panel loads and 1 broadcast per k: what fits the 16 SIMD registers V8 has on
- * x86-64 without spilling (the shape XNNPACK picks for wasm SIMD on x86 too). Rows past `rows`
- * re-read the last valid row and are not stored. */
-static void gemm_4x8(int rows, int kd, const float *a, size_t lda, const float *b, float *c, size_t ldc) {
-  const float *a0 = a, *a1 = a0 + (rows > 1 ? lda : 0), *a2 = a1 + (rows > 2 ? lda : 0),
-              *a3 = a2 + (rows > 3 ? lda : 0);
-  vf c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
-  for (int k = 0; k < kd; k++, b += 8) {
-    const vf b0 = LD(b), b1 = LD(b + 4);
-    vf x = SPLAT(a0[k]);
-    c00 = GC_MADD(x, b0, c00); c01 = GC_MADD(x, b1, c01);
-    x = SPLAT(a1[k]);
-    c10 = GC_MADD(x, b0, c10); c11 = GC_MADD(x, b1, c11);
-    x = SPLAT(a2[k]);
-    c20 = GC_MADD(x, b0, c20); c21 = GC_MADD(x, b1, c21);
-    x = SPLAT(a3[k]);
-    c30 = GC_MADD(x, b0, c30); c31 = GC_MADD(x, b1, c31);
-  }
-  ST(c, c00); ST(c + 4, c01);
-  if (rows > 1) { ST(c + ldc, c10); ST(c + ldc + 4, c11); }
-  if (rows > 2) { ST(c + 2 * ldc, c20); ST(c + 2 * ldc + 4, c21); }
-  if (rows > 3) { ST(c + 3 * ldc, c30); ST(c + 3 * ldc + 4, c31); }
-}
-
-/* ============================================================================================
  * Work split (identical for the scratch size and the run)
  * ============================================================================================ */
 typedef struct {
@@ -262,7 +228,7 @@ static void fwd_task(void *ctx, size_t thread, size_t i) {
     for (int kb = k0 / 8; kb < (k0 + p->cc) / 8; kb++) {
       const float *panel = f->k->u + ((size_t)q * K8 + kb) * C * 8;
       for (int r = 0; r < nt; r += 4)
-        gemm_4x8(tmin(4, nt - r), C, V + q * psv + (size_t)r * C, C, panel, M + q * psm + (size_t)r * p->cc + (kb * 8 - k0),
+        gc_gemm_4x8(tmin(4, nt - r), C, V + q * psv + (size_t)r * C, C, panel, M + q * psm + (size_t)r * p->cc + (kb * 8 - k0),
                  p->cc);
     }
   for (int t = 0; t < nt; t++)
@@ -337,7 +303,7 @@ static void bwd_task(void *ctx, size_t thread, size_t i) {
                         panel + (size_t)j * K * 8 + (size_t)kb * 64, 8);
       for (int j = 0; j < ng; j++)
         for (int r = 0; r < nt; r += 4)
-          gemm_4x8(tmin(4, nt - r), K, dM + q * psm + (size_t)r * K, K, panel + (size_t)j * K * 8,
+          gc_gemm_4x8(tmin(4, nt - r), K, dM + q * psm + (size_t)r * K, K, panel + (size_t)j * K * 8,
                    dV + q * psv + (size_t)r * p->cc + ((g0 + j) * 8 - c0), p->cc);
     }
   const size_t ps = psv;

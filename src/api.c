@@ -460,7 +460,7 @@ EMSCRIPTEN_KEEPALIVE int gc_js_render(gc_js *j, float image_weight, uint8_t *ove
   if (gc_cam_at(j->g, w, h, j->mask, j->err, sizeof j->err)) return -1;
   gc_style st;
   js_style(j, image_weight, &st);
-  if (overlay_rgba && gc_render(&j->img, j->mask, &st, overlay_rgba, 4))
+  if (overlay_rgba && gc_render_par(&j->img, j->mask, &st, overlay_rgba, 4, &j->g->net.par))
     return snprintf(j->err, sizeof j->err, "overlay opacity %g outside [0, 1]", image_weight), -1;
   if (heat_rgba) gc_render(&j->img, j->mask, &(gc_style){.lut = st.lut, .mode = GC_MODE_HEAT}, heat_rgba, 4);
   j->timings[1] = e->backward_ms; j->timings[2] = e->cam_ms; j->timings[3] = gc_now_ms() - t0;

@@ -296,13 +296,17 @@ static int layer_end(gc_ctx *g, gc_job *j, char *err, size_t errlen) {
     resize(j->nearest, j->map, r->map_h, r->map_w, c, H, W);
     relu_unless_all(j, c, px);
   }
-  if (j->li == 0) memset(j->pass_sum, 0, px * sizeof *j->pass_sum);
-  for (size_t i = 0; i < px; i++) j->pass_sum[i] += c[i];
+  /* The sums in double, over layers and over passes; of one term each they are that term (0 + c, / 1:
+   * exact), so the usual job, one layer and one pass, skips them (three serial passes over the map). */
+  if (j->nl > 1) {
+    if (j->li == 0) memset(j->pass_sum, 0, px * sizeof *j->pass_sum);
+    for (size_t i = 0; i < px; i++) j->pass_sum[i] += c[i];
+  }
   if (++j->li < j->nl) return 0;
-  for (size_t i = 0; i < px; i++) c[i] = (float)(j->pass_sum[i] / j->nl);
+  if (j->nl > 1) for (size_t i = 0; i < px; i++) c[i] = (float)(j->pass_sum[i] / j->nl);
   scale_map(j, c, px); /* (a ReLU first would change nothing: every layer's CAM is non-negative) */
   if (j->aug && aug_passes[j->pass].flip) flip_lr(c, H, W, 1);
-  for (size_t i = 0; i < px; i++) j->acc[i] += c[i];
+  if (j->npass > 1) for (size_t i = 0; i < px; i++) j->acc[i] += c[i];
   return 0;
 }
 
@@ -321,7 +325,8 @@ static int finish(gc_ctx *g, gc_job *j, char *err, size_t errlen) {
   c = cf ? realloc(g->cam, px * sizeof *c) : NULL;
   if (!c) return ERR("out of memory for the CAM");
   g->cam = c;
-  for (size_t i = 0; i < px; i++) c[i] = (float)(j->acc[i] / j->npass); /* aug: the mean, not rescaled */
+  if (j->npass > 1) for (size_t i = 0; i < px; i++) c[i] = (float)(j->acc[i] / j->npass); /* aug: the mean, not rescaled */
+  else memcpy(c, j->layer_cam, px * sizeof *c);
   memcpy(cf, low ? j->map : c, (size_t)fw * fh * sizeof *cf);
   g->cam_w = W; g->cam_h = H; g->cam_fw = fw; g->cam_fh = fh;
   g->cam_signed = j->sign == GC_SIGN_ALL; g->cam_nearest = j->nearest; g->cam_raw = j->raw;

@@ -287,51 +287,72 @@ static void blend_tables_make(blend_tables *t, lut_t lut, int grey, double image
   for (int v = 0; v < (grey ? 766 : 256); v++) t->y[v] = iw * (grey ? (float)v / 3.0f / 255.0f : (float)v / 255.0f);
 }
 
-/* Two passes over the image: np.max of the blend, then each channel's np.uint8(255 * (blend / max)). */
-static void overlay_into(const gc_image *img, const float *mask, lut_t lut, int grey, double image_weight, uint8_t *dst,
-                         size_t stride, int channels) {
-  blend_tables t;
-  blend_tables_make(&t, lut, grey, image_weight);
-  const size_t n = (size_t)img->w * img->h;
-  /* The max: a channel's blend rises with the image's byte (grey: the RGB sum) for a given colormap
-   * entry, and float rounding keeps that order, so it is the largest over the entries in use of the
-   * blend of their brightest pixel: a byte compare per pixel, then 768 blends. */
-  int top[256][3]; /* per colormap entry: its pixels' largest byte per channel (grey: sum in [0]); -1 unused */
-  memset(top, 0xff, sizeof top);
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t *px = img->rgb + 3 * i;
-    int *tk = top[heat_index(mask[i])];
-    if (grey) {
+/* Two passes over the image: np.max of the blend, then each channel's np.uint8(255 * (blend / max)); each
+ * pass in bands of rows, on par's threads (a pixel's result does not depend on the split). */
+typedef struct {
+  const gc_image *img;
+  const float *mask;
+  const blend_tables *t;
+  int grey, channels, bands;
+  uint8_t *dst;
+  size_t stride;
+  int (*top)[256][3]; /* per band: per colormap entry, its pixels' largest byte per channel (grey: the
+                         RGB sum, in [0]); -1: no pixel */
+  float mx;
+} overlay_job;
+
+static void band_rows(const overlay_job *o, size_t b, int *y0, int *y1) {
+  *y0 = (int)((long long)o->img->h * (long long)b / o->bands);
+  *y1 = (int)((long long)o->img->h * (long long)(b + 1) / o->bands);
+}
+
+/* The max: a channel's blend rises with the image's byte (grey: the RGB sum) for a given colormap entry,
+ * and float rounding keeps that order, so it is the largest over the entries in use of the blend of
+ * their brightest pixel: a byte compare per pixel here, 768 blends after. */
+static void top_band(void *ctx, size_t thread, size_t b) {
+  (void)thread;
+  const overlay_job *o = ctx;
+  int y0, y1, (*top)[3] = o->top[b];
+  band_rows(o, b, &y0, &y1);
+  memset(top, 0xff, sizeof o->top[b]);
+  for (size_t i = (size_t)y0 * o->img->w; i < (size_t)y1 * o->img->w; i++) {
+    const uint8_t *px = o->img->rgb + 3 * i;
+    int *tk = top[heat_index(o->mask[i])];
+    if (o->grey) {
       const int sum = px[0] + px[1] + px[2];
       if (sum > tk[0]) tk[0] = sum;
     } else {
       for (int c = 0; c < 3; c++) if (px[c] > tk[c]) tk[c] = px[c];
     }
   }
-  float mx = 0.0f;
-  for (int k = 0; k < 256; k++)
-    for (int c = 0; top[k][0] >= 0 && c < 3; c++) {
-      const float v = t.x[k][c] + t.y[top[k][grey ? 0 : c]];
-      mx = v > mx ? v : mx;
-    }
-  /* mx > 0 unless image_weight == 1 and the image is black, where numpy computes 0/0 and its
-   * NaN -> uint8 conversion gives 0 on the platforms we compare with. A row's blends go through a
-   * buffer so that the divisions run as SIMD (the division must stay: it is what numpy rounds). */
+}
+
+/* mx > 0 unless image_weight == 1 and the image is black, where numpy computes 0/0 and its NaN -> uint8
+ * conversion gives 0 on the platforms we compare with. A row's blends go through a buffer so that the
+ * divisions run as SIMD (the division must stay: it is what numpy rounds). */
+static void blend_band(void *ctx, size_t thread, size_t b) {
+  (void)thread;
+  const overlay_job *o = ctx;
+  const gc_image *img = o->img;
+  const blend_tables *t = o->t;
+  const float mx = o->mx;
+  int y0, y1;
+  band_rows(o, b, &y0, &y1);
   float *row = malloc((size_t)img->w * 3 * sizeof *row);
-  for (int y = 0; y < img->h; y++) {
+  for (int y = y0; y < y1; y++) {
     const size_t i0 = (size_t)y * img->w;
-    uint8_t *o = dst + y * stride;
+    uint8_t *out = o->dst + y * o->stride;
     for (int x = 0; x < img->w; x++) {
       const uint8_t *px = img->rgb + 3 * (i0 + x);
-      const float *hx = t.x[heat_index(mask[i0 + x])];
+      const float *hx = t->x[heat_index(o->mask[i0 + x])];
       float v[3];
-      for (int c = 0; c < 3; c++) v[c] = hx[c] + t.y[grey ? px[0] + px[1] + px[2] : px[c]];
+      for (int c = 0; c < 3; c++) v[c] = hx[c] + t->y[o->grey ? px[0] + px[1] + px[2] : px[c]];
       if (row) {
         for (int c = 0; c < 3; c++) row[3 * x + c] = v[c];
       } else { /* out of memory for the row: per pixel */
         uint8_t rgb[3];
         for (int c = 0; c < 3; c++) rgb[c] = (uint8_t)(mx > 0.0f ? 255.0f * (v[c] / mx) : 0.0f);
-        put_pixel(o + (size_t)x * channels, rgb, channels);
+        put_pixel(out + (size_t)x * o->channels, rgb, o->channels);
       }
     }
     if (!row) continue;
@@ -341,10 +362,31 @@ static void overlay_into(const gc_image *img, const float *mask, lut_t lut, int 
       memset(row, 0, (size_t)img->w * 3 * sizeof *row);
     for (int x = 0; x < img->w; x++) {
       const uint8_t rgb[3] = {(uint8_t)row[3 * x], (uint8_t)row[3 * x + 1], (uint8_t)row[3 * x + 2]};
-      put_pixel(o + (size_t)x * channels, rgb, channels);
+      put_pixel(out + (size_t)x * o->channels, rgb, o->channels);
     }
   }
   free(row);
+}
+
+static void overlay_into(const gc_image *img, const float *mask, lut_t lut, int grey, double image_weight, uint8_t *dst,
+                         size_t stride, int channels, const gc_parallel *par) {
+  blend_tables t;
+  blend_tables_make(&t, lut, grey, image_weight);
+  int one[1][256][3];
+  const int threads = par && par->threads > 1 ? par->threads : 1;
+  overlay_job o = {img, mask, &t, grey, channels, threads == 1 ? 1 : img->h < 4 * threads ? img->h : 4 * threads, dst,
+                   stride, one, 0.0f};
+  if (o.bands < 1) o.bands = 1;
+  if (o.bands > 1 && !(o.top = malloc((size_t)o.bands * sizeof *o.top))) o.top = one, o.bands = 1;
+  gc_parallel_for(par, top_band, &o, (size_t)o.bands);
+  for (int b = 0; b < o.bands; b++)
+    for (int k = 0; k < 256; k++)
+      for (int c = 0; o.top[b][k][0] >= 0 && c < 3; c++) {
+        const float v = t.x[k][c] + t.y[o.top[b][k][grey ? 0 : c]];
+        o.mx = v > o.mx ? v : o.mx;
+      }
+  gc_parallel_for(par, blend_band, &o, (size_t)o.bands);
+  if (o.top != one) free(o.top);
 }
 
 int gc_render_overlay(const gc_image *img, const float *mask, double image_weight, uint8_t *out,
@@ -368,20 +410,25 @@ static void masked_into(const gc_image *img, const float *mask, int alpha, uint8
 }
 
 static void render_into(const gc_image *img, const float *mask, const gc_style *s, uint8_t *dst, size_t stride,
-                        int channels) {
+                        int channels, const gc_parallel *par) {
   switch (s->mode) {
   case GC_MODE_HEAT: heatmap_into(mask, img->w, img->h, lut_of(s), dst, stride, channels); break;
   case GC_MODE_MASKED: masked_into(img, mask, 0, dst, stride, channels); break;
   case GC_MODE_ALPHA: masked_into(img, mask, 1, dst, stride, channels); break;
-  default: overlay_into(img, mask, lut_of(s), s->grey, s->image_weight, dst, stride, channels);
+  default: overlay_into(img, mask, lut_of(s), s->grey, s->image_weight, dst, stride, channels, par);
   }
 }
 
-int gc_render(const gc_image *img, const float *mask, const gc_style *s, uint8_t *out, int channels) {
+int gc_render_par(const gc_image *img, const float *mask, const gc_style *s, uint8_t *out, int channels,
+                  const gc_parallel *par) {
   if (s->mode < 0 || s->mode >= GC_MODE_COUNT) return -1;
   if (s->mode == GC_MODE_BLENDED && !(s->image_weight >= 0.0 && s->image_weight <= 1.0)) return -1;
-  render_into(img, mask, s, out, (size_t)img->w * channels, channels);
+  render_into(img, mask, s, out, (size_t)img->w * channels, channels, par);
   return 0;
+}
+
+int gc_render(const gc_image *img, const float *mask, const gc_style *s, uint8_t *out, int channels) {
+  return gc_render_par(img, mask, s, out, channels, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -481,7 +528,7 @@ void gc_render_panel(const gc_image *img, const float *mask, const char *caption
       put_pixel(row0 + y * stride + (size_t)(MARGIN + x) * channels,
                 img->rgb + ((size_t)y * w + x) * 3, channels);
   heatmap_into(mask, w, h, lut_of(&st), row0 + (size_t)(MARGIN + w + GAP) * channels, stride, channels);
-  render_into(img, mask, &st, row0 + (size_t)(MARGIN + 2 * (w + GAP)) * channels, stride, channels);
+  render_into(img, mask, &st, row0 + (size_t)(MARGIN + 2 * (w + GAP)) * channels, stride, channels, NULL);
 
   const int cpl = chars_per_line(pw);
   int y = MARGIN + h + GAP;

@@ -16,6 +16,7 @@
 
 #include "colormaps.h"
 #include "image.h"
+#include "parallel.h"
 
 /* How a CAM is drawn. The mask handed to the renderers is always in [0, 1] (explain.c's display map:
  * a signed map is mapped to (v + 1) / 2, a raw one divided by its largest magnitude).
@@ -46,6 +47,10 @@ void gc_cam_resize_nearest(const float *cam, int h, int w, float *out, int oh, i
 /* Draw mask [img->h][img->w] (in [0, 1]) over img as style s says: out [h][w][channels] (3: RGB, 4: RGBA).
  * Returns -1 (out untouched) for an unknown mode or a blend weight outside [0, 1]. */
 int gc_render(const gc_image *img, const float *mask, const gc_style *s, uint8_t *out, int channels);
+/* The same on par's threads (the blended overlay's two passes in bands of rows; par NULL: this thread),
+ * with the same bytes for any thread count. */
+int gc_render_par(const gc_image *img, const float *mask, const gc_style *s, uint8_t *out, int channels,
+                  const gc_parallel *par);
 
 /* applyColorMap(np.uint8(255 * mask), JET) as RGB(A).          mask: [h][w]  out: [h][w][channels]
  * mask is expected in [0, 1]; values outside are clamped, NaN counts as 0. */

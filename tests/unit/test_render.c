@@ -23,6 +23,7 @@
  * --------------------------------------------------------------------------------------------- */
 
 #include "check.h"
+#include "fake_pool.h"
 
 /* ---------------------------------------------------------------------------------------------
  * JET and heatmap
@@ -228,7 +229,34 @@ static void test_panel(void) {
   free(p);
 }
 
+/* The overlay in bands of rows on 2 and 3 fake threads: the same bytes as on one, grey and colour, maps
+ * with repeated and with every colormap entry, a NaN and values outside [0, 1], heights below and above
+ * the band count. */
+static void test_overlay_bands(void) {
+  const int sizes[][2] = {{1, 1}, {5, 3}, {37, 29}, {224, 224}};
+  unsigned r = 12345;
+  for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+    const int w = sizes[si][0], h = sizes[si][1];
+    const size_t n = (size_t)w * h;
+    uint8_t *rgb = malloc(3 * n), *want = malloc(4 * n), *got = malloc(4 * n);
+    float *mask = malloc(n * sizeof *mask);
+    for (size_t i = 0; i < 3 * n; i++) rgb[i] = (uint8_t)((r = r * 1103515245u + 12345u) >> 16);
+    for (size_t i = 0; i < n; i++) mask[i] = (float)(((r = r * 1103515245u + 12345u) >> 16) % 1200) / 1000.0f - 0.1f;
+    if (n > 7) mask[7] = NAN;
+    const gc_image img = {w, h, rgb};
+    for (int grey = 0; grey < 2; grey++)
+      for (int t = 2; t <= 3; t++) {
+        const gc_parallel par = FAKE_POOL(t);
+        const gc_style st = {.image_weight = 0.4, .grey = grey};
+        int rc = gc_render(&img, mask, &st, want, 4) | gc_render_par(&img, mask, &st, got, 4, &par);
+        CHECK(!rc && !memcmp(want, got, 4 * n), "overlay %dx%d grey %d on %d threads: bytes differ", w, h, grey, t);
+      }
+    free(rgb); free(want); free(got); free(mask);
+  }
+}
+
 int main(void) {
+  test_overlay_bands();
   test_jet();
   test_heatmap();
   test_overlay();

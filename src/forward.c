@@ -11,9 +11,8 @@
  * ReLU in its output transform. A stride-2 3x3 or downsample with 2 MB of weights or more runs as our
  * im2col GEMM (dconv.h; use_dconv says why). The other stride-2 3x3s, the 1x1 convs (downsamples, a
  * Bottleneck's conv1 and conv3: plain GEMMs, XNNPACK's strength), the stem, the pools and fc are XNNPACK
- * operators. The stem
- * conv keeps its pre-ReLU output because Grad-CAM's `conv1` target needs it (a torchvision hook on
- * model.conv1 sees the value before bn1 and relu).
+ * operators. The stem conv keeps its pre-ReLU output because Grad-CAM's `conv1` target needs it (a
+ * torchvision hook on model.conv1 sees the value before bn1 and relu).
  */
 #include "forward.h"
 

@@ -13,8 +13,6 @@
 
 #define MB 64 /* output pixels per block: a map of up to 64 (layer4 at 224x224) is one block */
 
-static int dconv_out(int n, int k, int s, int p) { return (n + 2 * p - k) / s + 1; }
-
 int gc_dconv_supported(const gc_conv *c) { return c->oc > 0 && c->oc % 8 == 0 && c->w; }
 
 int gc_dconv_init(gc_dconv *d, const gc_conv *c, int relu) {
@@ -38,6 +36,7 @@ void gc_dconv_free(gc_dconv *d) {
 typedef struct {
   int m, mb, nb;  /* output pixels, pixels per block, blocks */
   int cc, nc;     /* panels per chunk, chunks                */
+  size_t per_thread; /* floats of scratch per thread: one block's im2col rows */
 } plan;
 
 static plan make_plan(const gc_dconv *d, int oh, int ow, int threads) {
@@ -53,13 +52,14 @@ static plan make_plan(const gc_dconv *d, int oh, int ow, int threads) {
   p.nc = 1;
   while (threads > 1 && p.nb * p.nc < 2 * threads && panels % (p.nc * 2) == 0 && panels / (p.nc * 2) >= 4) p.nc *= 2;
   p.cc = panels / p.nc;
+  p.per_thread = ((size_t)p.mb * d->kd + 15) & ~(size_t)15;
   return p;
 }
 
 size_t gc_dconv_scratch(const gc_dconv *d, int h, int w, int threads) {
   if (threads < 1) threads = 1;
-  const plan p = make_plan(d, dconv_out(h, d->kh, d->stride, d->pad), dconv_out(w, d->kw, d->stride, d->pad), threads);
-  return (size_t)threads * (((size_t)p.mb * d->kd + 15) & ~(size_t)15);
+  const plan p = make_plan(d, gc_conv_out(h, d->kh, d->stride, d->pad), gc_conv_out(w, d->kw, d->stride, d->pad), threads);
+  return (size_t)threads * p.per_thread;
 }
 
 typedef struct {
@@ -96,7 +96,7 @@ static void fwd_task(void *ctx, size_t thread, size_t t) {
   const plan *p = &f->p;
   const int b = (int)t / p->nc, ob0 = (int)(t % p->nc) * p->cc;
   const int m0 = b * p->mb, n = p->mb < p->m - m0 ? p->mb : p->m - m0;
-  float *A = f->scratch + thread * (((size_t)p->mb * d->kd + 15) & ~(size_t)15);
+  float *A = f->scratch + thread * p->per_thread;
   im2col(f, m0, n, A);
   float *y = f->y + (size_t)m0 * d->oc;
   for (int ob = ob0; ob < ob0 + p->cc; ob++) { /* each panel once, against every row of the block */
@@ -117,7 +117,7 @@ static void fwd_task(void *ctx, size_t thread, size_t t) {
 
 void gc_dconv_forward(const gc_dconv *d, const float *x, int h, int w, float *y, float *scratch, const gc_parallel *par) {
   const int threads = par && par->threads > 1 ? par->threads : 1;
-  const int oh = dconv_out(h, d->kh, d->stride, d->pad), ow = dconv_out(w, d->kw, d->stride, d->pad);
+  const int oh = gc_conv_out(h, d->kh, d->stride, d->pad), ow = gc_conv_out(w, d->kw, d->stride, d->pad);
   fwd_ctx f = {d, make_plan(d, oh, ow, threads), x, y, scratch, h, w, oh, ow};
   gc_parallel_for(par, fwd_task, &f, (size_t)f.p.nb * f.p.nc);
 }

@@ -1,6 +1,6 @@
-/* dconv.h: a convolution as im2col + the GEMM micro-kernel of gemm.h, for the convolutions Winograd does
- * not take: ResNet's stem (7x7/2), the stride-2 3x3s and the 1x1 downsamples (forward only; their data
- * gradient is backward.c's).
+/* dconv.h: a convolution as im2col + the GEMM micro-kernel of gemm.h, forward only (the data gradient is
+ * backward.c's). It runs any kernel size and stride; forward.c's use_dconv picks the convolutions it is
+ * used for (those with >= 2 MB of weights, which Winograd does not take) and says why not the others.
  *
  * Why not XNNPACK's operator for them, as before: at one thread XNNPACK walks the output pixels in tiles
  * of a few rows and streams all of the weights for each tile. layer4.0.conv1 (3x3/2, 256 -> 512, 7x7

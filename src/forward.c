@@ -74,7 +74,6 @@ void gc_prof_end(gc_prof *p) {
   fprintf(stderr, "}, \"total\": %.3f}\n", gc_prof_now() - p->t0);
 }
 
-static int conv_out(int n, int k, int s, int p) { return (n + 2 * p - k) / s + 1; }
 
 static void pool_run(void *pool, gc_task_fn fn, void *ctx, size_t n) {
   pthreadpool_parallelize_1d_with_thread(pool, fn, ctx, n, 0);
@@ -234,16 +233,16 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
   const gc_model *m = net->model;
   net->in_h = net->in_w = 0; /* until this succeeds */
   net->x = (gc_tensor){h, w, 3, NULL};
-  int sh = conv_out(h, 7, 2, 3), sw = conv_out(w, 7, 2, 3);
+  int sh = gc_conv_out(h, 7, 2, 3), sw = gc_conv_out(w, 7, 2, 3);
   net->stem = net->stem_relu = (gc_tensor){sh, sw, 64, NULL};
-  int ph = conv_out(sh, 3, 2, 1), pw = conv_out(sw, 3, 2, 1);
+  int ph = gc_conv_out(sh, 3, 2, 1), pw = gc_conv_out(sw, 3, 2, 1);
   net->maxpool = (gc_tensor){ph, pw, 64, NULL};
   for (int b = 0; b < m->n_blocks; b++) {
     const gc_block *k = &m->blocks[b];
     const gc_conv *c[3] = {&k->conv1, &k->conv2, &k->conv3};
     gc_tensor t[3] = {{0}};
     for (int j = 0; j < 2 + m->bottleneck; j++) {
-      ph = conv_out(ph, c[j]->kh, c[j]->stride, c[j]->pad); pw = conv_out(pw, c[j]->kw, c[j]->stride, c[j]->pad);
+      ph = gc_conv_out(ph, c[j]->kh, c[j]->stride, c[j]->pad); pw = gc_conv_out(pw, c[j]->kw, c[j]->stride, c[j]->pad);
       t[j] = (gc_tensor){ph, pw, c[j]->oc, NULL};
     }
     net->blk[b].h1 = t[0];
@@ -277,7 +276,6 @@ int gc_net_reshape(gc_net *net, int h, int w, char *err, size_t errlen) {
         if (n > wn) wn = n;
       }
   }
-
   free(net->wscratch);
   net->wscratch = wn ? aligned_alloc(64, ((wn * sizeof(float)) + 63) & ~(size_t)63) : NULL;
   if (wn && !net->wscratch) return ERR("out of memory for the convolutions' scratch");
@@ -364,7 +362,6 @@ static int conv_slot(gc_net *net, gc_prof *p, int b, int j, const gc_tensor *in,
   return 1;
 }
 static int has_slot(const gc_net *net, int b, int j) { return net->op[b][j] || net->dc[b][j].p || (j < 2 && net->wino[b][j].u); }
-
 
 int gc_net_forward_from(gc_net *net, int first_block, char *err, size_t errlen) {
   const gc_model *m = net->model;

@@ -34,6 +34,9 @@ typedef struct gc_conv {
   float *bn_scale, *bn_shift;      /* [oc] the folded affine: y = conv_raw*scale + shift */
 } gc_conv;
 
+/* Output side of a convolution (or pool) of kernel k, stride s, padding p over n input pixels. */
+static inline int gc_conv_out(int n, int k, int s, int p) { return (n + 2 * p - k) / s + 1; }
+
 typedef struct gc_block {          /* torchvision BasicBlock, or Bottleneck where conv3.oc != 0      */
   int stage, index;                /* torchvision's layer{stage}.{index}, stage 1..4                */
   char name[24];                   /* "layer3.22"                                                   */

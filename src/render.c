@@ -184,6 +184,8 @@ static float cv_lerp(float a, float b, float f) {
   return pa + pb;
 }
 
+static float hlerp(const float *row, cv_tap tx) { return cv_lerp(row[tx.i0], row[tx.i1], tx.f); }
+
 /* Each output pixel is lerp(top, bottom) of two horizontal lerps that depend only on its source row
  * and its column: those are made once per source row (h x ow, not oh x ow), so a 7x7 layer4 map
  * blown up to 224x224 costs one lerp per pixel. Same products, same order: the same floats. */
@@ -200,14 +202,14 @@ void gc_cam_resize(const float *cam, int h, int w, float *out, int oh, int ow) {
       const float *r0 = cam + (size_t)ty.i0 * w, *r1 = cam + (size_t)ty.i1 * w;
       for (int x = 0; x < ow; x++) {
         cv_tap tx = cv_linear_tap(x, sx, w, 1);
-        out[(size_t)y * ow + x] = cv_lerp(cv_lerp(r0[tx.i0], r0[tx.i1], tx.f), cv_lerp(r1[tx.i0], r1[tx.i1], tx.f), ty.f);
+        out[(size_t)y * ow + x] = cv_lerp(hlerp(r0, tx), hlerp(r1, tx), ty.f);
       }
     }
     return;
   }
   for (int x = 0; x < ow; x++) {
     cv_tap tx = cv_linear_tap(x, sx, w, 1);
-    for (int r = 0; r < h; r++) hr[(size_t)r * ow + x] = cv_lerp(cam[(size_t)r * w + tx.i0], cam[(size_t)r * w + tx.i1], tx.f);
+    for (int r = 0; r < h; r++) hr[(size_t)r * ow + x] = hlerp(cam + (size_t)r * w, tx);
   }
   for (int y = 0; y < oh; y++) {
     cv_tap ty = cv_linear_tap(y, sy, h, 0);
@@ -328,65 +330,56 @@ static void top_band(void *ctx, size_t thread, size_t b) {
 }
 
 /* mx > 0 unless image_weight == 1 and the image is black, where numpy computes 0/0 and its NaN -> uint8
- * conversion gives 0 on the platforms we compare with. A row's blends go through a buffer so that the
- * divisions run as SIMD (the division must stay: it is what numpy rounds). */
+ * conversion gives 0 on the platforms we compare with. Blends go through a buffer of ROW_PX pixels so
+ * that the divisions run as SIMD (the division must stay: it is what numpy rounds). */
+#define ROW_PX 256
 static void blend_band(void *ctx, size_t thread, size_t b) {
   (void)thread;
   const overlay_job *o = ctx;
   const gc_image *img = o->img;
   const blend_tables *t = o->t;
   const float mx = o->mx;
+  float v[3 * ROW_PX];
   int y0, y1;
   band_rows(o, b, &y0, &y1);
-  float *row = malloc((size_t)img->w * 3 * sizeof *row);
-  for (int y = y0; y < y1; y++) {
-    const size_t i0 = (size_t)y * img->w;
-    uint8_t *out = o->dst + y * o->stride;
-    for (int x = 0; x < img->w; x++) {
-      const uint8_t *px = img->rgb + 3 * (i0 + x);
-      const float *hx = t->x[heat_index(o->mask[i0 + x])];
-      float v[3];
-      for (int c = 0; c < 3; c++) v[c] = hx[c] + t->y[o->grey ? px[0] + px[1] + px[2] : px[c]];
-      if (row) {
-        for (int c = 0; c < 3; c++) row[3 * x + c] = v[c];
-      } else { /* out of memory for the row: per pixel */
-        uint8_t rgb[3];
-        for (int c = 0; c < 3; c++) rgb[c] = (uint8_t)(mx > 0.0f ? 255.0f * (v[c] / mx) : 0.0f);
+  for (int y = y0; y < y1; y++)
+    for (int x0 = 0; x0 < img->w; x0 += ROW_PX) {
+      const int n = img->w - x0 < ROW_PX ? img->w - x0 : ROW_PX;
+      const size_t i0 = (size_t)y * img->w + x0;
+      for (int x = 0; x < n; x++) {
+        const uint8_t *px = img->rgb + 3 * (i0 + x);
+        const float *hx = t->x[heat_index(o->mask[i0 + x])];
+        for (int c = 0; c < 3; c++) v[3 * x + c] = hx[c] + t->y[o->grey ? px[0] + px[1] + px[2] : px[c]];
+      }
+      for (int j = 0; j < 3 * n; j++) v[j] = mx > 0.0f ? 255.0f * (v[j] / mx) : 0.0f;
+      uint8_t *out = o->dst + y * o->stride + (size_t)x0 * o->channels;
+      for (int x = 0; x < n; x++) {
+        const uint8_t rgb[3] = {(uint8_t)v[3 * x], (uint8_t)v[3 * x + 1], (uint8_t)v[3 * x + 2]};
         put_pixel(out + (size_t)x * o->channels, rgb, o->channels);
       }
     }
-    if (!row) continue;
-    if (mx > 0.0f)
-      for (int j = 0; j < 3 * img->w; j++) row[j] = 255.0f * (row[j] / mx);
-    else
-      memset(row, 0, (size_t)img->w * 3 * sizeof *row);
-    for (int x = 0; x < img->w; x++) {
-      const uint8_t rgb[3] = {(uint8_t)row[3 * x], (uint8_t)row[3 * x + 1], (uint8_t)row[3 * x + 2]};
-      put_pixel(out + (size_t)x * o->channels, rgb, o->channels);
-    }
-  }
-  free(row);
 }
 
+#define MAX_BANDS 16 /* their per-entry maxima (3 KB each) on the stack */
 static void overlay_into(const gc_image *img, const float *mask, lut_t lut, int grey, double image_weight, uint8_t *dst,
                          size_t stride, int channels, const gc_parallel *par) {
   blend_tables t;
   blend_tables_make(&t, lut, grey, image_weight);
-  int one[1][256][3];
+  int top[MAX_BANDS][256][3];
   const int threads = par && par->threads > 1 ? par->threads : 1;
-  overlay_job o = {img, mask, &t, grey, channels, threads == 1 ? 1 : img->h < 4 * threads ? img->h : 4 * threads, dst,
-                   stride, one, 0.0f};
-  if (o.bands < 1) o.bands = 1;
-  if (o.bands > 1 && !(o.top = malloc((size_t)o.bands * sizeof *o.top))) o.top = one, o.bands = 1;
+  int bands = threads == 1 ? 1 : 4 * threads;
+  if (bands > MAX_BANDS) bands = MAX_BANDS;
+  if (bands > img->h) bands = img->h;
+  if (bands < 1) bands = 1;
+  overlay_job o = {img, mask, &t, grey, channels, bands, dst, stride, top, 0.0f};
   gc_parallel_for(par, top_band, &o, (size_t)o.bands);
   for (int b = 0; b < o.bands; b++)
     for (int k = 0; k < 256; k++)
-      for (int c = 0; o.top[b][k][0] >= 0 && c < 3; c++) {
-        const float v = t.x[k][c] + t.y[o.top[b][k][grey ? 0 : c]];
+      for (int c = 0; top[b][k][0] >= 0 && c < 3; c++) {
+        const float v = t.x[k][c] + t.y[top[b][k][grey ? 0 : c]];
         o.mx = v > o.mx ? v : o.mx;
       }
   gc_parallel_for(par, blend_band, &o, (size_t)o.bands);
-  if (o.top != one) free(o.top);
 }
 
 int gc_render_overlay(const gc_image *img, const float *mask, double image_weight, uint8_t *out,
